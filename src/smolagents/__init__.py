@@ -1,7 +1,8 @@
 """smolagents: agents that think in code.
 
-The public names are re-exported here with an explicit ``__all__``; heavy or optional
-dependencies are imported only by the classes that need them.
+The public names are re-exported here with an explicit ``__all__``. Importing smolagents
+imports no optional dependency: provider SDKs, torch, gradio and friends are imported by
+the classes that need them, when they are created.
 """
 
 from __future__ import annotations
@@ -9,6 +10,24 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage
+from .agent_types import AgentAudio, AgentImage, AgentText, AgentType
+from .agents import (
+    FinalAnswerPromptTemplate,
+    ManagedAgentPromptTemplate,
+    MultiStepAgent,
+    PlanningPromptTemplate,
+    PromptTemplates,
+    ToolCallingAgent,
+    populate_template,
+)
+from .default_tools import (
+    DuckDuckGoSearchTool,
+    FinalAnswerTool,
+    SpeechToTextTool,
+    UserInputTool,
+    VisitWebpageTool,
+    WebSearchTool,
+)
 from .errors import (
     AgentError,
     AgentExecutionError,
@@ -24,8 +43,97 @@ from .errors import (
     SandboxSecurityError,
     UserError,
 )
+from .memory import (
+    ActionOutput,
+    ActionStep,
+    AgentMemory,
+    FinalAnswerStep,
+    MemoryStep,
+    PlanningStep,
+    RunResult,
+    SystemPromptStep,
+    TaskStep,
+    ToolCall,
+    ToolOutput,
+)
+from .models import (
+    REMOVE_PARAMETER,
+    ApiModel,
+    AzureOpenAIModel,
+    AzureOpenAIServerModel,
+    ChatMessage,
+    ChatMessageStreamDelta,
+    ChatMessageToolCall,
+    ChatMessageToolCallFunction,
+    ChatMessageToolCallStreamDelta,
+    MessageRole,
+    Model,
+    OpenAIModel,
+    OpenAIServerModel,
+    agglomerate_stream_deltas,
+    get_clean_message_list,
+)
+from .monitoring import AgentLogger
+from .tools import Tool, ToolCollection, load_tool, tool
 
 __all__ = [
+    # agents
+    "FinalAnswerPromptTemplate",
+    "ManagedAgentPromptTemplate",
+    "MultiStepAgent",
+    "PlanningPromptTemplate",
+    "PromptTemplates",
+    "ToolCallingAgent",
+    "populate_template",
+    # memory and run events
+    "ActionOutput",
+    "ActionStep",
+    "AgentMemory",
+    "FinalAnswerStep",
+    "MemoryStep",
+    "PlanningStep",
+    "RunResult",
+    "SystemPromptStep",
+    "TaskStep",
+    "ToolCall",
+    "ToolOutput",
+    # models
+    "REMOVE_PARAMETER",
+    "ApiModel",
+    "AzureOpenAIModel",
+    "AzureOpenAIServerModel",
+    "ChatMessage",
+    "ChatMessageStreamDelta",
+    "ChatMessageToolCall",
+    "ChatMessageToolCallFunction",
+    "ChatMessageToolCallStreamDelta",
+    "MessageRole",
+    "Model",
+    "OpenAIModel",
+    "OpenAIServerModel",
+    "agglomerate_stream_deltas",
+    "get_clean_message_list",
+    # tools
+    "AgentAudio",
+    "AgentImage",
+    "AgentText",
+    "AgentType",
+    "DuckDuckGoSearchTool",
+    "FinalAnswerTool",
+    "SpeechToTextTool",
+    "Tool",
+    "ToolCollection",
+    "UserInputTool",
+    "VisitWebpageTool",
+    "WebSearchTool",
+    "load_tool",
+    "tool",
+    # monitoring
+    "AgentLogger",
+    "LogLevel",
+    "Timing",
+    "TokenUsage",
+    # errors
     "AgentError",
     "AgentExecutionError",
     "AgentGenerationError",
@@ -34,13 +142,10 @@ __all__ = [
     "AgentToolCallError",
     "AgentToolExecutionError",
     "InterpreterError",
-    "LogLevel",
     "MissingDependencyError",
     "ModelHTTPError",
     "SandboxResourceError",
     "SandboxSecurityError",
-    "Timing",
-    "TokenUsage",
     "UserError",
     "__version__",
 ]

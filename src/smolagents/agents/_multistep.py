@@ -1,0 +1,560 @@
+"""MultiStepAgent: configuration, the public run API, and the one ReAct run flow.
+
+The flow (``_run_flow``) is a generator written once; ``run``, ``run(stream=True)``,
+``arun`` and ``astream`` are drivers of it (see ``_loop.py``). Subclasses only provide the
+action of one step (``_step_flow``) and their system prompt.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
+
+from .._monitoring_types import LogLevel, Timing, TokenUsage
+from ..errors import AgentError, AgentGenerationError, AgentMaxStepsError, UserError
+from ..memory import (
+    ActionOutput,
+    ActionStep,
+    AgentMemory,
+    FinalAnswerStep,
+    MemoryStep,
+    PlanningStep,
+    RunResult,
+    SystemPromptStep,
+    TaskStep,
+)
+from ..models._messages import ChatMessage, MessageRole
+from ..monitoring import AgentLogger
+from ..tools import Tool
+from ._callbacks import CallbackRegistry, call_with_optional_agent
+from ._loop import ModelCall, drive_async, drive_sync, run_flow_to_end
+from ._managed import ManagedAgentTool, managed_agent_inputs
+from ._prompts import EMPTY_PROMPT_TEMPLATES, PromptTemplates, merge_prompt_templates, populate_template
+
+__all__ = ["MultiStepAgent"]
+
+
+def _text(content: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}]
+
+
+class MultiStepAgent:
+    """Solves a task step by step (ReAct): the model acts, the agent observes, until a
+    final answer or ``max_steps``.
+
+    Subclasses: :class:`CodeAgent` (actions are Python code) and :class:`ToolCallingAgent`
+    (actions are JSON tool calls).
+    """
+
+    _default_prompts: str = ""
+    _base_tool_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        tools: list[Tool],
+        model: Any,
+        prompt_templates: PromptTemplates | None = None,
+        instructions: str | None = None,
+        max_steps: int = 20,
+        add_base_tools: bool = False,
+        verbosity_level: LogLevel | int = LogLevel.INFO,
+        managed_agents: list[MultiStepAgent] | None = None,
+        step_callbacks: list[Callable[..., Any]] | dict[type, Any] | None = None,
+        planning_interval: int | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        provide_run_summary: bool = False,
+        final_answer_checks: list[Callable[..., Any]] | None = None,
+        return_full_result: bool = False,
+        logger: AgentLogger | None = None,
+        stream_outputs: bool = False,
+    ) -> None:
+        if model is None or not (callable(getattr(model, "generate", None)) or callable(model)):
+            raise UserError(
+                f"{type(self).__name__} needs a model with a generate() method (a smolagents Model), got {model!r}."
+            )
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
+        if planning_interval is not None and (
+            not isinstance(planning_interval, int) or planning_interval < 1
+        ):
+            raise UserError(
+                f"planning_interval must be a positive integer or None, got {planning_interval!r}."
+            )
+        self.model = model
+        self.max_steps = max_steps
+        self.planning_interval = planning_interval
+        self.instructions = instructions
+        self.name = self._validate_name(name)
+        self.description = description
+        self.provide_run_summary = provide_run_summary
+        self.final_answer_checks = list(final_answer_checks or [])
+        self.return_full_result = return_full_result
+        self.stream_outputs = stream_outputs
+        if stream_outputs and not getattr(model, "supports_streaming", hasattr(model, "generate_stream")):
+            raise UserError(
+                f"stream_outputs=True needs a model that can stream, but {type(model).__name__} has no "
+                "generate_stream(). Use a streaming-capable model or set stream_outputs=False."
+            )
+        self.prompt_templates: PromptTemplates = merge_prompt_templates(
+            prompt_templates, self._load_default_prompts()
+        )
+        self._setup_managed_agents(managed_agents)
+        self._setup_tools(tools, add_base_tools)
+        self.logger = logger if logger is not None else AgentLogger(level=verbosity_level)
+        self.step_callbacks = CallbackRegistry.from_user(step_callbacks)
+        self.state: dict[str, Any] = {}
+        self.task: str | None = None
+        self.step_number = 0
+        self.interrupt_switch = False
+        self._run_state = "success"
+        self._run_lock = threading.Lock()
+        self.system_prompt = self.initialize_system_prompt()
+        self.memory = AgentMemory(self.system_prompt)
+
+    # ------------------------------------------------------------------ configuration
+    def _load_default_prompts(self) -> PromptTemplates:
+        if not self._default_prompts:
+            return EMPTY_PROMPT_TEMPLATES
+        from ._prompts import load_prompt_templates
+
+        return load_prompt_templates(self._default_prompts)
+
+    @staticmethod
+    def _validate_name(name: str | None) -> str | None:
+        if name is not None and (not isinstance(name, str) or not name.isidentifier()):
+            raise UserError(
+                f"Agent name {name!r} must be a valid Python identifier (letters, digits, underscores), "
+                "because the manager calls the agent by this name."
+            )
+        return name
+
+    def _setup_managed_agents(self, managed_agents: list[MultiStepAgent] | None) -> None:
+        self.managed_agents: dict[str, MultiStepAgent] = {}
+        for agent in managed_agents or []:
+            if not agent.name or not agent.description:
+                raise UserError(
+                    f"Managed agent {agent!r} needs both a `name` and a `description`: the manager uses them "
+                    "to know when and how to call it. Pass name=... and description=... when creating it."
+                )
+            if agent.name in self.managed_agents:
+                raise UserError(f"Two managed agents are named {agent.name!r}; names must be unique.")
+            agent.inputs = managed_agent_inputs()
+            agent.output_type = "string"
+            self.managed_agents[agent.name] = agent
+
+    def _setup_tools(self, tools: list[Tool], add_base_tools: bool) -> None:
+        from ..default_tools import TOOL_MAPPING, FinalAnswerTool
+
+        if not isinstance(tools, (list, tuple)):
+            raise UserError(f"tools must be a list of Tool objects, got {type(tools).__name__}.")
+        self.tools: dict[str, Tool] = {}
+        for t in tools:
+            if not isinstance(t, Tool):
+                raise UserError(
+                    f"Every tool must be a Tool instance, got {t!r}. Decorate functions with @tool or "
+                    "subclass Tool."
+                )
+            if t.name in self.tools:
+                raise UserError(f"Two tools are named {t.name!r}; tool names must be unique.")
+            self.tools[t.name] = t
+        if add_base_tools:
+            for tool_name in self._base_tool_names:
+                if tool_name in TOOL_MAPPING and tool_name not in self.tools:
+                    self.tools[tool_name] = TOOL_MAPPING[tool_name]()
+        self.tools.setdefault("final_answer", FinalAnswerTool())
+        clash = set(self.tools) & set(self.managed_agents)
+        if clash:
+            raise UserError(
+                f"Names used by both a tool and a managed agent: {sorted(clash)}. Rename one of them."
+            )
+        self._managed_tools = {name: ManagedAgentTool(agent) for name, agent in self.managed_agents.items()}
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        """Every step of the current memory as a dict, system prompt first."""
+        return [self.memory.system_prompt.dict(), *self.memory.get_full_steps()]
+
+    def initialize_system_prompt(self) -> str:
+        """Render the system prompt template; subclasses add their own variables."""
+        return populate_template(self.prompt_templates["system_prompt"], self._prompt_variables())
+
+    def _prompt_variables(self) -> dict[str, Any]:
+        return {
+            "tools": self.tools,
+            "managed_agents": self.managed_agents,
+            "custom_instructions": self.instructions,
+        }
+
+    # ------------------------------------------------------------------ public run API
+    def run(
+        self,
+        task: str,
+        stream: bool = False,
+        reset: bool = True,
+        images: list[Any] | None = None,
+        additional_args: dict[str, Any] | None = None,
+        max_steps: int | None = None,
+        return_full_result: bool | None = None,
+    ) -> Any:
+        """Run the agent on ``task``.
+
+        Returns the final answer (or a :class:`RunResult` when ``return_full_result``); with
+        ``stream=True`` returns a generator of the run's events instead.
+        """
+        flow = self._start_run(task, reset, images, additional_args, max_steps)
+        if stream:
+            return drive_sync(flow)
+        started = time.time()
+        for _event in drive_sync(flow):
+            pass
+        return self._result(started, return_full_result)
+
+    def arun(
+        self,
+        task: str,
+        stream: bool = False,
+        reset: bool = True,
+        images: list[Any] | None = None,
+        additional_args: dict[str, Any] | None = None,
+        max_steps: int | None = None,
+        return_full_result: bool | None = None,
+    ) -> Any:
+        """Async :meth:`run`: ``await agent.arun(task)``, or ``async for event in
+        agent.arun(task, stream=True)``. Model calls and async tools are awaited; sync tools
+        run in worker threads."""
+        flow = self._start_run(task, reset, images, additional_args, max_steps)
+        if stream:
+            return drive_async(flow)
+        return self._arun_to_end(flow, return_full_result)
+
+    def astream(self, task: str, **kwargs: Any) -> AsyncIterator[Any]:
+        """Async stream of the run's events (same as ``arun(task, stream=True)``)."""
+        return self.arun(task, stream=True, **kwargs)
+
+    async def _arun_to_end(self, flow: Generator[Any, Any, Any], return_full_result: bool | None) -> Any:
+        started = time.time()
+        async for _event in drive_async(flow):
+            pass
+        return self._result(started, return_full_result)
+
+    def _result(self, started: float, return_full_result: bool | None) -> Any:
+        full = self.return_full_result if return_full_result is None else return_full_result
+        if not full:
+            return self._final_output
+        return RunResult(
+            output=self._final_output,
+            state=self._run_state,
+            steps=self.memory.get_full_steps(),
+            token_usage=self._total_token_usage(),
+            timing=Timing(start_time=started, end_time=time.time()),
+        )
+
+    def _total_token_usage(self) -> TokenUsage | None:
+        total = TokenUsage()
+        for step in self.memory.steps:
+            usage = getattr(step, "token_usage", None)
+            if usage is not None:
+                total = total + usage
+        return total
+
+    def step(self, memory_step: ActionStep) -> Any:
+        """Run one step into ``memory_step`` (as in the step-by-step memory tutorial); returns
+        the final answer if this step produced one, else None. The caller appends the step."""
+        if not self.memory.system_prompt.system_prompt:
+            self.memory.system_prompt = SystemPromptStep(self.initialize_system_prompt())
+        output = run_flow_to_end(self._step_flow(memory_step))
+        if output is not None and output.is_final_answer:
+            self._check_final_answer(output.output)
+            memory_step.is_final_answer = True
+            return output.output
+        return None
+
+    def interrupt(self) -> None:
+        """Stop the run at the end of the current step (the run raises an AgentError)."""
+        self.interrupt_switch = True
+
+    def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        """The memory as chat messages, ready for the model."""
+        messages = self.memory.system_prompt.to_messages(summary_mode=summary_mode)
+        for step in self.memory.steps:
+            messages.extend(step.to_messages(summary_mode=summary_mode))
+        return messages
+
+    def provide_final_answer(self, task: str, images: list[Any] | None = None) -> ChatMessage:
+        """Ask the model for a final answer from the memory (used when max_steps is reached)."""
+        return run_flow_to_end(self._final_answer_flow(task, images))
+
+    def extract_action(self, model_output: str, split_token: str) -> tuple[str, str]:
+        """Split ``model_output`` at the last ``split_token`` into (rationale, action)."""
+        if split_token not in model_output:
+            raise AgentError(
+                f"No {split_token!r} token in the model output: the output must contain {split_token!r} "
+                f"followed by the action. Output was:\n{model_output}"
+            )
+        rationale, action = model_output.rsplit(split_token, 1)
+        return rationale.strip(), action.strip()
+
+    def replay(self, detailed: bool = False) -> None:
+        """Print a replay of the last run's steps."""
+        self.memory.replay(self.logger, detailed=detailed)
+
+    def visualize(self) -> None:
+        """Print the agent's structure: tools and managed agents as a tree."""
+        self.logger.visualize_agent_tree(self)
+
+    # ------------------------------------------------------------------ managed-agent use
+    def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Called by a manager: run on the task and report the answer (or the failure)."""
+        target, acquired = self._claim_for_call()
+        try:
+            full_task = target._managed_task(task)
+            result = target.run(full_task, additional_args=additional_args, return_full_result=True, **kwargs)
+            return target._managed_report(result)
+        finally:
+            if acquired:
+                self._run_lock.release()
+
+    async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Async form of :meth:`__call__`, used by async managers."""
+        target, acquired = self._claim_for_call()
+        try:
+            full_task = target._managed_task(task)
+            result = await target.arun(
+                full_task, additional_args=additional_args, return_full_result=True, **kwargs
+            )
+            return target._managed_report(result)
+        finally:
+            if acquired:
+                self._run_lock.release()
+
+    def _claim_for_call(self) -> tuple[MultiStepAgent, bool]:
+        """This agent if it is idle; otherwise a copy with its own memory, so two concurrent
+        calls never share (or corrupt) one memory."""
+        if self._run_lock.acquire(blocking=False):
+            return self, True
+        return self._clone_for_concurrent_call(), False
+
+    def _clone_for_concurrent_call(self) -> MultiStepAgent:
+        clone = copy.copy(self)
+        clone.memory = AgentMemory(self.system_prompt)
+        clone.state = {}
+        clone.interrupt_switch = False
+        clone._run_lock = threading.Lock()
+        return clone
+
+    def _managed_task(self, task: str) -> str:
+        return populate_template(
+            self.prompt_templates["managed_agent"]["task"], {"name": self.name, "task": task}
+        )
+
+    def _managed_report(self, result: RunResult) -> str:
+        if result.state == "success":
+            report = populate_template(
+                self.prompt_templates["managed_agent"]["report"],
+                {"name": self.name, "final_answer": result.output},
+            )
+        else:
+            report = (
+                f"Team member '{self.name}' FAILED to complete the task: it used all its steps "
+                f"({result.state}) without giving a final answer. What follows is an unverified guess "
+                f"reconstructed from its notes; do not rely on it without checking:\n{result.output}"
+            )
+        if self.provide_run_summary:
+            report += f"\n\nHere is the work log of team member '{self.name}':\n"
+            for message in self.write_memory_to_messages(summary_mode=True):
+                report += f"\n[{message.role}] {message.text}"
+        return report
+
+    # ------------------------------------------------------------------ the run flow
+    def _start_run(
+        self,
+        task: str,
+        reset: bool,
+        images: list[Any] | None,
+        additional_args: dict[str, Any] | None,
+        max_steps: int | None,
+    ) -> Generator[Any, Any, Any]:
+        if not isinstance(task, str):
+            raise UserError(f"The task must be a string, got {type(task).__name__}.")
+        max_steps = self.max_steps if max_steps is None else max_steps
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
+        self.task = task
+        self.interrupt_switch = False
+        if additional_args:
+            if not isinstance(additional_args, dict):
+                raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
+            self.state.update(additional_args)
+            self.task += self._describe_additional_args(additional_args)
+        self.system_prompt = self.initialize_system_prompt()
+        self.memory.system_prompt = SystemPromptStep(system_prompt=self.system_prompt)
+        if reset:
+            self.memory.reset()
+        self._on_run_start(reset)
+        self._final_output: Any = None
+        self._run_state = "success"
+        return self._run_flow(self.task, images, max_steps)
+
+    def _on_run_start(self, reset: bool) -> None:
+        """Hook for subclasses (CodeAgent sends its tools and state to the executor)."""
+
+    @staticmethod
+    def _describe_additional_args(additional_args: dict[str, Any]) -> str:
+        lines = [
+            "\nYou have been given these additional values; they are available as variables (or as "
+            "state names to pass to tools) under these names:"
+        ]
+        for key, value in additional_args.items():
+            preview = repr(value)
+            if len(preview) > 200:
+                preview = preview[:200] + "..."
+            lines.append(f"- {key} ({type(value).__name__}): {preview}")
+        return "\n".join(lines)
+
+    def _run_flow(self, task: str, images: list[Any] | None, max_steps: int) -> Generator[Any, Any, None]:
+        model_id = getattr(self.model, "model_id", None)
+        self.logger.log_task(
+            content=task.strip(), subtitle=f"{type(self.model).__name__} - {model_id}", title=self.name
+        )
+        self.memory.steps.append(TaskStep(task=task, task_images=images))
+        done = False
+        final_output: Any = None
+        for step_index in range(1, max_steps + 1):
+            self.step_number = step_index
+            if self.interrupt_switch:
+                raise AgentError("Agent interrupted.")
+            if self.planning_interval and (step_index - 1) % self.planning_interval == 0:
+                planning_step = yield from self._planning_flow(task, step_index, max_steps)
+                self._append_step(planning_step)
+                yield planning_step
+            action_step = ActionStep(step_number=step_index, timing=Timing(), observations_images=None)
+            self.logger.log_rule(f"Step {step_index}", level=LogLevel.INFO)
+            try:
+                output = yield from self._step_flow(action_step)
+                if output is not None:
+                    yield output
+                    if output.is_final_answer:
+                        self._check_final_answer(output.output)
+                        action_step.is_final_answer = True
+                        final_output, done = output.output, True
+            except AgentGenerationError as exc:
+                action_step.error = exc
+                self._finish_action_step(action_step)
+                raise
+            except AgentError as exc:
+                action_step.error = exc
+                self.logger.log_error(str(exc), level=LogLevel.ERROR)
+            self._finish_action_step(action_step)
+            yield action_step
+            if done:
+                break
+        if not done:
+            final_output = yield from self._max_steps_flow(task, images, max_steps)
+            self._run_state = "max_steps_error"
+        self._final_output = final_output
+        final_step = FinalAnswerStep(output=final_output)
+        self.logger.log(f"[bold #d4b702]Final answer:[/] {final_output}", level=LogLevel.INFO)
+        self.step_callbacks.callback(final_step, agent=self)
+        yield final_step
+
+    def _finish_action_step(self, action_step: ActionStep) -> None:
+        action_step.timing.stop()
+        self.logger.log_step_footer(
+            action_step.step_number, action_step.timing.duration, action_step.token_usage
+        )
+        self._append_step(action_step)
+
+    def _append_step(self, step: MemoryStep) -> None:
+        self.memory.steps.append(step)  # type: ignore[arg-type]
+        self.step_callbacks.callback(step, agent=self)
+
+    def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
+        """One action: yields events and effects, fills ``memory_step``, returns its output."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _step_flow")
+
+    def _model_call(self, messages: list[ChatMessage], **kwargs: Any) -> ModelCall:
+        return ModelCall(self.model, messages, kwargs, stream=self.stream_outputs)
+
+    def _check_final_answer(self, answer: Any) -> None:
+        for check in self.final_answer_checks:
+            check_name = getattr(check, "__name__", repr(check))
+            try:
+                ok = call_with_optional_agent(check, answer, self.memory, agent=self)
+            except Exception as exc:
+                raise AgentError(
+                    f"Final answer check {check_name!r} raised {type(exc).__name__}: {exc}. "
+                    f"The answer {answer!r} was not accepted; fix it and give a new final answer."
+                ) from exc
+            if not ok:
+                raise AgentError(
+                    f"Final answer check {check_name!r} rejected the answer {answer!r}. "
+                    "Look at what the task asks for, fix the answer and give it again."
+                )
+
+    def _planning_flow(self, task: str, step_index: int, max_steps: int) -> Generator[Any, Any, PlanningStep]:
+        timing = Timing()
+        templates = self.prompt_templates["planning"]
+        variables = {**self._prompt_variables(), "task": task, "remaining_steps": max_steps - step_index + 1}
+        if step_index == 1:
+            prompt = populate_template(templates["initial_plan"], variables)
+            messages = [ChatMessage(role=MessageRole.USER, content=_text(prompt))]
+        else:
+            pre = populate_template(templates["update_plan_pre_messages"], variables)
+            post = populate_template(templates["update_plan_post_messages"], variables)
+            history = self.write_memory_to_messages(summary_mode=True)
+            messages = [
+                ChatMessage(role=MessageRole.SYSTEM, content=_text(pre)),
+                *history,
+                ChatMessage(role=MessageRole.USER, content=_text(post)),
+            ]
+        message = yield self._model_call(messages, stop_sequences=["<end_plan>"])
+        plan = message.text.split("<end_plan>")[0].strip()
+        title = "Initial plan" if step_index == 1 else "Updated plan"
+        self.logger.log_markdown(content=plan, title=title, level=LogLevel.INFO)
+        return PlanningStep(
+            model_input_messages=messages,
+            model_output_message=message,
+            plan=plan,
+            timing=timing.stop(),
+            token_usage=message.token_usage,
+        )
+
+    def _final_answer_flow(self, task: str, images: list[Any] | None) -> Generator[Any, Any, ChatMessage]:
+        templates = self.prompt_templates["final_answer"]
+        messages = [ChatMessage(role=MessageRole.SYSTEM, content=_text(templates["pre_messages"]))]
+        if images:
+            messages[0].content.extend({"type": "image", "image": image} for image in images)  # type: ignore[union-attr]
+        messages.extend(self.write_memory_to_messages()[1:])
+        post = populate_template(templates["post_messages"], {"task": task})
+        messages.append(ChatMessage(role=MessageRole.USER, content=_text(post)))
+        message = yield self._model_call(messages)
+        return message
+
+    def _max_steps_flow(
+        self, task: str, images: list[Any] | None, max_steps: int
+    ) -> Generator[Any, Any, Any]:
+        step = ActionStep(step_number=max_steps + 1, timing=Timing())
+        step.error = AgentMaxStepsError(
+            f"Reached the maximum number of steps ({max_steps}) without a final answer; "
+            "the answer below was written from memory."
+        )
+        try:
+            message = yield from self._final_answer_flow(task, images)
+            step.model_output_message = message
+            step.token_usage = message.token_usage
+            answer: Any = message.text
+        except AgentGenerationError as exc:
+            answer = f"Error in generating final LLM output: {exc}"
+        step.action_output = answer
+        step.is_final_answer = True
+        self.logger.log_error(str(step.error), level=LogLevel.ERROR)
+        self._finish_action_step(step)
+        yield step
+        return answer
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={getattr(self.model, 'model_id', None)!r}, tools={list(self.tools)})"

@@ -1,0 +1,114 @@
+"""Prompt templates: YAML files rendered with Jinja (undefined variables are errors)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from typing import Any, TypedDict
+
+from ..errors import UserError
+
+__all__ = [
+    "EMPTY_PROMPT_TEMPLATES",
+    "FinalAnswerPromptTemplate",
+    "ManagedAgentPromptTemplate",
+    "PlanningPromptTemplate",
+    "PromptTemplates",
+    "load_prompt_templates",
+    "merge_prompt_templates",
+    "populate_template",
+]
+
+
+class PlanningPromptTemplate(TypedDict):
+    """Planning prompts: the first plan, and the messages around the history for updates."""
+
+    initial_plan: str
+    update_plan_pre_messages: str
+    update_plan_post_messages: str
+
+
+class ManagedAgentPromptTemplate(TypedDict):
+    """How a managed agent receives its task and how its answer is reported back."""
+
+    task: str
+    report: str
+
+
+class FinalAnswerPromptTemplate(TypedDict):
+    """Messages around the history when max_steps forces a final answer."""
+
+    pre_messages: str
+    post_messages: str
+
+
+class PromptTemplates(TypedDict):
+    """Every prompt an agent uses; ``agent.prompt_templates[...]`` is editable."""
+
+    system_prompt: str
+    planning: PlanningPromptTemplate
+    managed_agent: ManagedAgentPromptTemplate
+    final_answer: FinalAnswerPromptTemplate
+
+
+EMPTY_PROMPT_TEMPLATES = PromptTemplates(
+    system_prompt="",
+    planning=PlanningPromptTemplate(
+        initial_plan="", update_plan_pre_messages="", update_plan_post_messages=""
+    ),
+    managed_agent=ManagedAgentPromptTemplate(task="", report=""),
+    final_answer=FinalAnswerPromptTemplate(pre_messages="", post_messages=""),
+)
+
+
+def load_prompt_templates(name: str) -> PromptTemplates:
+    """Load one of the packaged YAML prompt files (e.g. ``"toolcalling_agent"``)."""
+    import yaml
+
+    text = (
+        importlib.resources.files("smolagents.prompts").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    )
+    return yaml.safe_load(text)
+
+
+def merge_prompt_templates(user: dict[str, Any] | None, defaults: PromptTemplates) -> PromptTemplates:
+    """User templates override the defaults key by key; unknown keys are an error.
+
+    ``planning.plan`` (the documented name) is accepted as ``planning.initial_plan``.
+    """
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()}
+    if not user:
+        return merged  # type: ignore[return-value]
+    for key, value in user.items():
+        if key not in EMPTY_PROMPT_TEMPLATES:
+            raise UserError(
+                f"Unknown prompt template key {key!r}. Valid keys are: {sorted(EMPTY_PROMPT_TEMPLATES)}."
+            )
+        if isinstance(EMPTY_PROMPT_TEMPLATES[key], dict):  # type: ignore[literal-required]
+            if not isinstance(value, dict):
+                raise UserError(f"Prompt template {key!r} must be a dict, got {type(value).__name__}.")
+            value = dict(value)
+            if key == "planning" and "plan" in value and "initial_plan" not in value:
+                value["initial_plan"] = value.pop("plan")
+            unknown = set(value) - set(EMPTY_PROMPT_TEMPLATES[key])  # type: ignore[literal-required]
+            if unknown:
+                raise UserError(
+                    f"Unknown keys {sorted(unknown)} in prompt template {key!r}; valid keys are "
+                    f"{sorted(EMPTY_PROMPT_TEMPLATES[key])}."  # type: ignore[literal-required]
+                )
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged  # type: ignore[return-value]
+
+
+def populate_template(template: str, variables: dict[str, Any]) -> str:
+    """Render a Jinja template; a placeholder with no value raises an error naming it."""
+    from jinja2 import StrictUndefined, Template, TemplateError
+
+    try:
+        return Template(template, undefined=StrictUndefined).render(**variables)
+    except TemplateError as exc:
+        raise UserError(
+            f"Could not render a prompt template: {exc}. Available variables: {sorted(variables)}. "
+            "Fix the template or pass the missing value."
+        ) from exc

@@ -1,0 +1,168 @@
+"""``smolagent``: run an agent from the shell, on a model configured by flags or environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+__all__ = ["build_model", "main", "parse_arguments"]
+
+DEFAULT_OPENAI_MODEL_ID = "gpt-4o-mini"
+
+NO_MODEL_MESSAGE = """\
+smolagent: no model is configured, so there is nothing to run the agent on.
+
+Configure one of these:
+  * an OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, OpenRouter, Gemini...):
+        export OPENAI_API_KEY=...            # the server's key
+        export OPENAI_BASE_URL=http://...    # optional, for a non-OpenAI server
+        smolagent "your task" --model-id <model name>
+  * or pass everything as flags:
+        smolagent "your task" --model-type OpenAIModel --model-id <model> --api-base <url> --api-key <key>
+  * Hugging Face Inference Providers: export HF_TOKEN=... (or --model-type InferenceClientModel)
+  * LiteLLM (100+ providers): --model-type LiteLLMModel --model-id <provider/model>
+
+Run `smolagent --help` for every option."""
+
+
+class NoModelConfigured(Exception):
+    """No flag and no environment variable says which model to use."""
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="smolagent",
+        description="Run a smolagents agent on a task. With no prompt, starts an interactive session.",
+    )
+    parser.add_argument("prompt", nargs="?", default=None, help="The task for the agent.")
+    parser.add_argument(
+        "--model-type", default=None, help="Model class, e.g. OpenAIModel, InferenceClientModel."
+    )
+    parser.add_argument("--model-id", default=None, help="The model's id on its provider.")
+    parser.add_argument(
+        "--action-type",
+        choices=["code", "tool_calling"],
+        default="code",
+        help="code (CodeAgent, the default) or tool_calling (ToolCallingAgent).",
+    )
+    parser.add_argument("--tools", nargs="*", default=[], help="Names of default tools, e.g. web_search.")
+    parser.add_argument("--imports", nargs="*", default=[], help="Extra imports the CodeAgent may use.")
+    parser.add_argument("--provider", default=None, help="Inference provider (InferenceClientModel).")
+    parser.add_argument("--api-base", default=None, help="Base URL of the model's API.")
+    parser.add_argument("--api-key", default=None, help="API key (defaults to the provider's env variable).")
+    parser.add_argument("--max-steps", type=int, default=20, help="Maximum number of steps (default 20).")
+    parser.add_argument(
+        "--verbosity-level",
+        type=int,
+        default=1,
+        choices=[-1, 0, 1, 2],
+        help="-1 off, 0 errors, 1 info, 2 debug.",
+    )
+    return parser.parse_args(argv)
+
+
+def _env_model_type() -> str | None:
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        return "OpenAIModel"
+    if os.environ.get("HF_TOKEN"):
+        return "InferenceClientModel"
+    return None
+
+
+def build_model(
+    model_type: str | None,
+    model_id: str | None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    provider: str | None = None,
+) -> Any:
+    """The model the flags or the environment describe; raises NoModelConfigured if none."""
+    from . import models
+
+    if model_type is None:
+        model_type = "OpenAIModel" if (api_base or api_key) else _env_model_type()
+    if model_type is None:
+        raise NoModelConfigured(NO_MODEL_MESSAGE)
+    model_class = getattr(models, model_type, None)
+    if model_class is None or not isinstance(model_class, type):
+        known = sorted(n for n in getattr(models, "__all__", []) if n.endswith("Model") and n != "Model")
+        raise NoModelConfigured(
+            f"smolagent: unknown --model-type {model_type!r}. Known model types: {known}."
+        )
+    kwargs: dict[str, Any] = {}
+    if model_type in {"OpenAIModel", "OpenAIServerModel", "LiteLLMModel"}:
+        kwargs.update(api_base=api_base, api_key=api_key)
+        if model_type.startswith("OpenAI"):
+            model_id = model_id or os.environ.get("SMOLAGENTS_MODEL_ID") or DEFAULT_OPENAI_MODEL_ID
+            if not (api_key or os.environ.get("OPENAI_API_KEY")):
+                if not (api_base or os.environ.get("OPENAI_BASE_URL")):
+                    raise NoModelConfigured(NO_MODEL_MESSAGE)
+                kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers often need no key
+    elif model_type == "InferenceClientModel":
+        kwargs.update(provider=provider, api_key=api_key, base_url=api_base)
+    elif api_key or api_base:
+        kwargs.update(api_key=api_key, api_base=api_base)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if model_id is not None:
+        kwargs["model_id"] = model_id
+    return model_class(**kwargs)
+
+
+def _build_agent(args: argparse.Namespace, model: Any) -> Any:
+    from .default_tools import TOOL_MAPPING
+
+    tools = []
+    for name in args.tools:
+        if name not in TOOL_MAPPING:
+            raise SystemExit(f"smolagent: unknown tool {name!r}. Available tools: {sorted(TOOL_MAPPING)}.")
+        tools.append(TOOL_MAPPING[name]())
+    common = {
+        "tools": tools,
+        "model": model,
+        "verbosity_level": args.verbosity_level,
+        "max_steps": args.max_steps,
+    }
+    if args.action_type == "tool_calling":
+        from .agents import ToolCallingAgent
+
+        return ToolCallingAgent(**common)
+    from . import agents
+
+    code_agent = getattr(agents, "CodeAgent", None)
+    if code_agent is None:
+        raise SystemExit(
+            "smolagent: --action-type code needs the CodeAgent, which this version does not include yet. "
+            "Use --action-type tool_calling."
+        )
+    return code_agent(additional_authorized_imports=args.imports, **common)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    try:
+        model = build_model(args.model_type, args.model_id, args.api_base, args.api_key, args.provider)
+    except NoModelConfigured as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    agent = _build_agent(args, model)
+    if args.prompt is not None:
+        print(agent.run(args.prompt))
+        return 0
+    print("smolagent interactive session: type a task, or an empty line / Ctrl-D to quit.")
+    first = True
+    while True:
+        try:
+            task = input("smolagent> ").strip()
+        except EOFError:
+            break
+        if not task:
+            break
+        print(agent.run(task, reset=first))
+        first = False
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The agent's memory: one record per step, and the conversion of records into messages.
+
+Everything a step learns lives in its record (no side channels), so replay, serialisation,
+the UI and the next model call all read the same data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._monitoring_types import LogLevel, Timing, TokenUsage
+from .errors import AgentError
+from .models._messages import ChatMessage, MessageRole
+
+if TYPE_CHECKING:
+    from .monitoring import AgentLogger
+
+__all__ = [
+    "ActionOutput",
+    "ActionStep",
+    "AgentMemory",
+    "FinalAnswerStep",
+    "MemoryStep",
+    "PlanningStep",
+    "RunResult",
+    "SystemPromptStep",
+    "TaskStep",
+    "ToolCall",
+    "ToolOutput",
+]
+
+
+def _text_part(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text}]
+
+
+def _image_parts(images: list[Any] | None) -> list[dict[str, Any]]:
+    return [{"type": "image", "image": image} for image in images or []]
+
+
+def _jsonable(value: Any) -> Any:
+    """Best-effort JSON-safe copy of a value stored in memory (images become a placeholder)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "dict") and callable(value.dict):
+        try:
+            return _jsonable(value.dict())
+        except TypeError:
+            pass
+    return repr(value)
+
+
+@dataclass
+class ToolCall:
+    """A tool call the agent made (or is about to make) in an action step."""
+
+    name: str
+    arguments: Any
+    id: str
+
+    def dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": _jsonable(self.arguments)},
+        }
+
+
+@dataclass
+class ToolOutput:
+    """The result of one tool call, as streamed to the caller."""
+
+    id: str
+    output: Any
+    is_final_answer: bool
+    observation: str
+    tool_call: ToolCall
+
+
+@dataclass
+class ActionOutput:
+    """What an action step produced; ``is_final_answer`` ends the run."""
+
+    output: Any
+    is_final_answer: bool
+
+
+class MemoryStep:
+    """Base of every memory record."""
+
+    def dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        raise NotImplementedError
+
+
+@dataclass
+class ActionStep(MemoryStep):
+    """One think-act-observe cycle."""
+
+    step_number: int
+    timing: Timing = field(default_factory=Timing)
+    model_input_messages: list[ChatMessage] | None = None
+    tool_calls: list[ToolCall] | None = None
+    error: AgentError | None = None
+    model_output_message: ChatMessage | None = None
+    model_output: str | list[dict[str, Any]] | None = None
+    code_action: str | None = None
+    observations: str | None = None
+    observations_images: list[Any] | None = None
+    action_output: Any = None
+    token_usage: TokenUsage | None = None
+    is_final_answer: bool = False
+
+    def dict(self) -> dict[str, Any]:
+        return {
+            "step_number": self.step_number,
+            "timing": self.timing.dict(),
+            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages or []] or None,
+            "tool_calls": [tc.dict() for tc in self.tool_calls] if self.tool_calls else [],
+            "error": self.error.dict() if self.error else None,
+            "model_output_message": _jsonable(self.model_output_message.dict())
+            if self.model_output_message
+            else None,
+            "model_output": _jsonable(self.model_output),
+            "code_action": self.code_action,
+            "observations": self.observations,
+            "observations_images": [repr(i) for i in self.observations_images or []] or None,
+            "action_output": _jsonable(self.action_output),
+            "token_usage": self.token_usage.dict() if self.token_usage else None,
+            "is_final_answer": self.is_final_answer,
+        }
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        messages: list[ChatMessage] = []
+        if self.model_output is not None and not summary_mode:
+            text = self.model_output if isinstance(self.model_output, str) else str(self.model_output)
+            if text.strip():
+                messages.append(ChatMessage(role=MessageRole.ASSISTANT, content=_text_part(text.strip())))
+        if self.tool_calls:
+            calls = json.dumps([tc.dict() for tc in self.tool_calls], default=str)
+            messages.append(
+                ChatMessage(role=MessageRole.TOOL_CALL, content=_text_part("Calling tools:\n" + calls))
+            )
+        if self.observations_images:
+            messages.append(
+                ChatMessage(role=MessageRole.USER, content=_image_parts(self.observations_images))
+            )
+        if self.observations is not None:
+            messages.append(
+                ChatMessage(
+                    role=MessageRole.TOOL_RESPONSE, content=_text_part("Observation:\n" + self.observations)
+                )
+            )
+        if self.error is not None:
+            text = (
+                "Error:\n" + str(self.error) + "\nNow let's retry: take care not to repeat previous errors! "
+                "If you have retried several times, try a completely different approach.\n"
+            )
+            messages.append(ChatMessage(role=MessageRole.TOOL_RESPONSE, content=_text_part(text)))
+        return messages
+
+
+@dataclass
+class PlanningStep(MemoryStep):
+    """A plan (initial or updated) written by the model between action steps."""
+
+    model_input_messages: list[ChatMessage]
+    model_output_message: ChatMessage
+    plan: str
+    timing: Timing = field(default_factory=Timing)
+    token_usage: TokenUsage | None = None
+
+    def dict(self) -> dict[str, Any]:
+        return {
+            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages],
+            "model_output_message": _jsonable(self.model_output_message.dict()),
+            "plan": self.plan,
+            "timing": self.timing.dict(),
+            "token_usage": self.token_usage.dict() if self.token_usage else None,
+        }
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        if summary_mode:
+            return []
+        return [
+            ChatMessage(role=MessageRole.ASSISTANT, content=_text_part(self.plan.strip())),
+            ChatMessage(role=MessageRole.USER, content=_text_part("Now proceed and carry out this plan.")),
+        ]
+
+
+@dataclass
+class TaskStep(MemoryStep):
+    """The task given to the agent, with its images if any."""
+
+    task: str
+    task_images: list[Any] | None = None
+
+    def dict(self) -> dict[str, Any]:
+        return {"task": self.task, "task_images": [repr(i) for i in self.task_images or []] or None}
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        content = _text_part(f"New task:\n{self.task}") + _image_parts(self.task_images)
+        return [ChatMessage(role=MessageRole.USER, content=content)]
+
+
+@dataclass
+class SystemPromptStep(MemoryStep):
+    """The system prompt the agent ran with."""
+
+    system_prompt: str
+
+    def dict(self) -> dict[str, Any]:
+        return {"system_prompt": self.system_prompt}
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        if summary_mode:
+            return []
+        return [ChatMessage(role=MessageRole.SYSTEM, content=_text_part(self.system_prompt))]
+
+    def __str__(self) -> str:
+        return self.system_prompt
+
+
+@dataclass
+class FinalAnswerStep(MemoryStep):
+    """The last event of a run: its answer."""
+
+    output: Any
+
+    def dict(self) -> dict[str, Any]:
+        return {"output": _jsonable(self.output)}
+
+    def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
+        return []
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, returned when ``return_full_result`` is set.
+
+    ``state`` is ``"success"`` or ``"max_steps_error"``; ``steps`` are JSON-safe dicts.
+    """
+
+    output: Any
+    state: str
+    steps: list[dict[str, Any]]
+    token_usage: TokenUsage | None
+    timing: Timing
+
+    def dict(self) -> dict[str, Any]:
+        return {
+            "output": _jsonable(self.output),
+            "state": self.state,
+            "steps": self.steps,
+            "token_usage": self.token_usage.dict() if self.token_usage else None,
+            "timing": self.timing.dict(),
+        }
+
+
+class AgentMemory:
+    """The system prompt and every step of the current conversation."""
+
+    def __init__(self, system_prompt: str) -> None:
+        self.system_prompt = SystemPromptStep(system_prompt=system_prompt)
+        self.steps: list[TaskStep | ActionStep | PlanningStep] = []
+
+    def reset(self) -> None:
+        """Forget every step; keep the system prompt."""
+        self.steps = []
+
+    def get_succinct_steps(self) -> list[dict[str, Any]]:
+        """Steps as dicts, without the (large) model input messages."""
+        out = []
+        for step in self.steps:
+            data = step.dict()
+            data.pop("model_input_messages", None)
+            out.append(data)
+        return out
+
+    def get_full_steps(self) -> list[dict[str, Any]]:
+        """Steps as dicts, model input messages included."""
+        return [step.dict() for step in self.steps]
+
+    def return_full_code(self) -> str:
+        """Every code action of the run, joined into one script."""
+        return "\n\n".join(
+            step.code_action for step in self.steps if isinstance(step, ActionStep) and step.code_action
+        )
+
+    def replay(self, logger: AgentLogger, detailed: bool = False) -> None:
+        """Print the steps again, as they were logged during the run."""
+        logger.log("Replaying the agent's steps:", level=LogLevel.ERROR)
+        logger.log_markdown(
+            title="System prompt", content=self.system_prompt.system_prompt, level=LogLevel.ERROR
+        )
+        for step in self.steps:
+            if isinstance(step, TaskStep):
+                logger.log_task(step.task, "", level=LogLevel.ERROR)
+            elif isinstance(step, ActionStep):
+                logger.log_rule(f"Step {step.step_number}", level=LogLevel.ERROR)
+                if detailed and step.model_input_messages:
+                    logger.log_messages(step.model_input_messages, level=LogLevel.ERROR)
+                if step.model_output:
+                    logger.log_markdown(
+                        title="Agent output:", content=str(step.model_output), level=LogLevel.ERROR
+                    )
+                if step.observations:
+                    logger.log(f"Observations: {step.observations}", level=LogLevel.ERROR)
+                if step.error:
+                    logger.log_error(str(step.error), level=LogLevel.ERROR)
+            elif isinstance(step, PlanningStep):
+                logger.log_rule("Planning step", level=LogLevel.ERROR)
+                if detailed:
+                    logger.log_messages(step.model_input_messages, level=LogLevel.ERROR)
+                logger.log_markdown(title="Agent output:", content=step.plan, level=LogLevel.ERROR)

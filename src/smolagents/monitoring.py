@@ -1,0 +1,160 @@
+"""Console logging of agent runs (rich), plus the monitoring records re-exported.
+
+rich is imported when a logger is created, not when smolagents is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ._monitoring_types import LogLevel, Timing, TokenUsage
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["YELLOW_HEX", "AgentLogger", "LogLevel", "Timing", "TokenUsage"]
+
+YELLOW_HEX = "#d4b702"
+
+
+class AgentLogger:
+    """Prints a run the way the docs show it: a "New run" panel, a rule per step, the
+    actions, observations and errors, and a per-step line with duration and tokens.
+
+    ``LogLevel.OFF`` prints nothing. Pass ``console`` to capture output (tests, UIs).
+    """
+
+    def __init__(self, level: LogLevel | int = LogLevel.INFO, console: Console | None = None) -> None:
+        from rich.console import Console
+
+        self.level = LogLevel(level)
+        self.console = console if console is not None else Console(highlight=False)
+
+    def _enabled(self, level: LogLevel | int) -> bool:
+        return self.level != LogLevel.OFF and int(level) <= int(self.level)
+
+    def log(self, *args: Any, level: LogLevel | int = LogLevel.INFO, **kwargs: Any) -> None:
+        if self._enabled(level):
+            self.console.print(*args, **kwargs)
+
+    def log_error(self, error_message: str, level: LogLevel | int = LogLevel.ERROR) -> None:
+        from rich.text import Text
+
+        self.log(Text(error_message, style="bold red"), level=level)
+
+    def log_markdown(
+        self,
+        content: str,
+        title: str | None = None,
+        level: LogLevel | int = LogLevel.INFO,
+        style: str = YELLOW_HEX,
+    ) -> None:
+        if not self._enabled(level):
+            return
+        from rich.rule import Rule
+        from rich.syntax import Syntax
+
+        markdown = Syntax(content, lexer="markdown", theme="github-dark", word_wrap=True)
+        if title:
+            self.console.print(Rule(f"[bold italic]{title}", align="left", style=style))
+        self.console.print(markdown)
+
+    def log_code(self, title: str, content: str, level: LogLevel | int = LogLevel.INFO) -> None:
+        if not self._enabled(level):
+            return
+        from rich.panel import Panel
+        from rich.syntax import Syntax
+
+        self.console.print(
+            Panel(
+                Syntax(content, lexer="python", theme="monokai", word_wrap=True, line_numbers=True),
+                title=f"[bold]{title}",
+                title_align="left",
+                box=_heavy_box(),
+            )
+        )
+
+    def log_rule(self, title: str, level: LogLevel | int = LogLevel.INFO) -> None:
+        if not self._enabled(level):
+            return
+        from rich.rule import Rule
+
+        self.console.print(Rule(f"[bold]{title}", characters="━", style=YELLOW_HEX))
+
+    def log_task(
+        self, content: str, subtitle: str, title: str | None = None, level: LogLevel | int = LogLevel.INFO
+    ) -> None:
+        if not self._enabled(level):
+            return
+        from rich.panel import Panel
+        from rich.text import Text
+
+        self.console.print(
+            Panel(
+                f"\n[bold]{_escape(content)}\n",
+                title="[bold]New run" + (f" - {title}" if title else ""),
+                subtitle=Text(subtitle),
+                border_style=YELLOW_HEX,
+                subtitle_align="left",
+            )
+        )
+
+    def log_messages(self, messages: list[Any], level: LogLevel | int = LogLevel.DEBUG) -> None:
+        if not self._enabled(level):
+            return
+        from rich.syntax import Syntax
+
+        as_dicts = [m.dict() if hasattr(m, "dict") else m for m in messages]
+        text = json.dumps(as_dicts, indent=2, default=repr, ensure_ascii=False)
+        self.console.print(Syntax(text, lexer="json", theme="github-dark", word_wrap=True))
+
+    def log_step_footer(
+        self,
+        step_number: int,
+        duration: float | None,
+        token_usage: TokenUsage | None,
+        level: LogLevel | int = LogLevel.INFO,
+    ) -> None:
+        """The per-step line: ``[Step N: Duration x seconds| Input tokens: n | Output tokens: m]``."""
+        parts = [f"Step {step_number}: Duration {duration or 0.0:.2f} seconds"]
+        if token_usage is not None:
+            parts.append(
+                f" Input tokens: {token_usage.input_tokens:,} | Output tokens: {token_usage.output_tokens:,}"
+            )
+        self.log(f"[{'|'.join(parts)}]", style="dim", level=level)
+
+    def visualize_agent_tree(self, agent: Any) -> None:
+        """Print the agent, its tools and its managed agents as a tree."""
+        from rich.tree import Tree
+
+        def add_agent(node: Tree, a: Any) -> None:
+            tools = node.add(f"[bold {YELLOW_HEX}]Tools")
+            for name, tool in getattr(a, "tools", {}).items():
+                inputs = ", ".join(getattr(tool, "inputs", {}) or {})
+                tools.add(f"{name}({inputs}): {getattr(tool, 'description', '')}")
+            managed = getattr(a, "managed_agents", {}) or {}
+            if managed:
+                team = node.add(f"[bold {YELLOW_HEX}]Managed agents")
+                for name, sub in managed.items():
+                    sub_node = team.add(
+                        f"[bold]{name}[/] | {type(sub).__name__}: {getattr(sub, 'description', '')}"
+                    )
+                    add_agent(sub_node, sub)
+
+        model_id = getattr(getattr(agent, "model", None), "model_id", None)
+        root = Tree(f"[bold {YELLOW_HEX}]{agent.name or type(agent).__name__}[/] | {model_id}")
+        add_agent(root, agent)
+        self.console.print(root)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _heavy_box() -> Any:
+    from rich import box
+
+    return box.HORIZONTALS
