@@ -5,8 +5,6 @@ imports no optional dependency: provider SDKs, torch, gradio and friends are imp
 the classes that need them, when they are created.
 """
 
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage

@@ -16,9 +16,7 @@ own ``try/except`` turns it into the step's error exactly as in a synchronous pr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +77,8 @@ class ModelCall(Effect):
             raise _generation_error(self.model, exc) from exc
 
     async def run_async(self) -> AsyncIterator[Any]:
+        import asyncio  # deferred: sync-only users never pay for importing asyncio
+
         try:
             if self.stream:
                 deltas: list[ChatMessageStreamDelta] = []
@@ -121,12 +121,16 @@ class Calls(Effect):
     def run_sync(self) -> Generator[Any, None, list[Outcome]]:
         if len(self.sync_calls) == 1:
             return [_capture(self.sync_calls[0])]
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             results = list(pool.map(_capture, self.sync_calls))
         return results
         yield  # pragma: no cover - makes this a generator
 
     async def run_async(self) -> AsyncIterator[Any]:
+        import asyncio
+
         semaphore = asyncio.Semaphore(self.max_workers or len(self.async_calls) or 1)
 
         async def one(call: Callable[[], Awaitable[Any]]) -> Outcome:

@@ -436,11 +436,11 @@ class MultiStepAgent:
             try:
                 output = yield from self._step_flow(action_step)
                 if output is not None:
-                    yield output
-                    if output.is_final_answer:
+                    if output.is_final_answer:  # checked before it is announced as final
                         self._check_final_answer(output.output)
                         action_step.is_final_answer = True
                         final_output, done = output.output, True
+                    yield output
             except AgentGenerationError as exc:
                 action_step.error = exc
                 self._finish_action_step(action_step)

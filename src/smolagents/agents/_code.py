@@ -1,0 +1,228 @@
+"""CodeAgent: actions are Python code, run in a sandboxed executor."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Generator
+from typing import Any, NoReturn
+
+from .._monitoring_types import LogLevel
+from ..errors import AgentExecutionError, UserError
+from ..memory import ActionOutput, ActionStep, ToolCall, ToolOutput
+from ..models._messages import ChatMessage
+from ..tools import Tool
+from ._code_parsing import extract_code, extract_structured_code, resolve_code_block_tags
+from ._loop import Calls
+from ._multistep import MultiStepAgent
+
+__all__ = ["CODEAGENT_RESPONSE_FORMAT", "CodeAgent"]
+
+EXECUTOR_TYPES = ("local", "e2b", "modal", "docker", "wasm")
+
+CODEAGENT_RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "ThoughtAndCodeAnswer",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "thought": {"type": "string", "description": "Reasoning about the next action."},
+                "code": {"type": "string", "description": "Python code to run."},
+            },
+            "required": ["thought", "code"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+class CodeAgent(MultiStepAgent):
+    """Acts by writing Python: tools and managed agents are functions in the code, and the
+    code runs in ``LocalPythonExecutor`` (a sandbox) unless another executor is chosen.
+
+    Args:
+        additional_authorized_imports: modules the code may import besides the safe default
+            list (``"numpy.*"`` allows submodules; ``"*"`` allows everything).
+        executor / executor_type / executor_kwargs: the code executor, or how to build one.
+        max_print_outputs_length: cap on the printed output kept per step.
+        use_structured_outputs_internally: ask the model for ``{"thought", "code"}`` JSON.
+        code_block_tags: ``(opening, closing)`` regexes, ``"markdown"``, or None for
+            ``<code>``/``</code>``.
+    """
+
+    def __init__(
+        self,
+        tools: list[Tool],
+        model: Any,
+        prompt_templates: Any = None,
+        additional_authorized_imports: list[str] | None = None,
+        planning_interval: int | None = None,
+        executor: Any = None,
+        executor_type: str = "local",
+        executor_kwargs: dict[str, Any] | None = None,
+        max_print_outputs_length: int | None = None,
+        stream_outputs: bool = False,
+        use_structured_outputs_internally: bool = False,
+        code_block_tags: str | tuple[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from ..local_python_executor import BASE_BUILTIN_MODULES
+
+        self.additional_authorized_imports = list(additional_authorized_imports or [])
+        self.authorized_imports = sorted(set(BASE_BUILTIN_MODULES) | set(self.additional_authorized_imports))
+        self.max_print_outputs_length = max_print_outputs_length
+        self.use_structured_outputs_internally = use_structured_outputs_internally
+        self.code_block_tags = code_block_tags
+        self._tags = resolve_code_block_tags(code_block_tags)
+        if executor_type not in EXECUTOR_TYPES:
+            raise UserError(f"executor_type must be one of {list(EXECUTOR_TYPES)}, got {executor_type!r}.")
+        self.executor_type = executor_type
+        self.executor_kwargs = dict(executor_kwargs or {})
+        self._default_prompts = "structured_code_agent" if use_structured_outputs_internally else "code_agent"
+        super().__init__(
+            tools=tools,
+            model=model,
+            prompt_templates=prompt_templates,
+            planning_interval=planning_interval,
+            stream_outputs=stream_outputs,
+            **kwargs,
+        )
+        self.python_executor = executor if executor is not None else self.create_python_executor()
+
+    @property
+    def _base_tool_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        from ..default_tools import TOOL_MAPPING
+
+        return tuple(name for name in TOOL_MAPPING if name != "python_interpreter")
+
+    def create_python_executor(self) -> Any:
+        """Build the executor named by ``executor_type`` with ``executor_kwargs``."""
+        if self.executor_type == "local":
+            from ..local_python_executor import LocalPythonExecutor
+
+            return LocalPythonExecutor(
+                self.additional_authorized_imports,
+                max_print_outputs_length=self.max_print_outputs_length,
+                **self.executor_kwargs,
+            )
+        raise UserError(
+            f"executor_type={self.executor_type!r} is not available in this version of smolagents yet: remote "
+            "executors are still being built. Use executor_type='local' (the sandboxed local executor), or pass "
+            "your own PythonExecutor instance as executor=..."
+        )
+
+    def _prompt_variables(self) -> dict[str, Any]:
+        return {
+            **super()._prompt_variables(),
+            "authorized_imports": (
+                "You can import from any package you want."
+                if "*" in self.authorized_imports
+                else str(self.authorized_imports)
+            ),
+            "code_block_opening_tag": self._tags.shown_opening,
+            "code_block_closing_tag": self._tags.shown_closing,
+        }
+
+    def _on_run_start(self, reset: bool) -> None:
+        self.python_executor.send_variables(variables=self.state)
+        self.python_executor.send_tools({**self.tools, **self._managed_tools})
+
+    def _clone_for_concurrent_call(self) -> MultiStepAgent:
+        clone = super()._clone_for_concurrent_call()
+        assert isinstance(clone, CodeAgent)
+        clone.python_executor = (
+            clone.create_python_executor()
+            if self.executor_type == "local"
+            else copy.copy(self.python_executor)
+        )
+        return clone
+
+    # ------------------------------------------------------------------ one step
+    def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
+        messages = self.write_memory_to_messages()
+        memory_step.model_input_messages = messages
+        kwargs: dict[str, Any] = {"stop_sequences": ["Observation:", "Calling tools:"]}
+        if self.use_structured_outputs_internally:
+            kwargs["response_format"] = CODEAGENT_RESPONSE_FORMAT
+        else:
+            kwargs["stop_sequences"].append(self._tags.shown_closing)
+        message: ChatMessage = yield self._model_call(messages, **kwargs)
+        memory_step.model_output_message = message
+        memory_step.token_usage = message.token_usage
+        text = message.text
+        if not self.use_structured_outputs_internally:
+            text = self._close_open_block(text)
+        memory_step.model_output = text
+        self.logger.log_markdown(content=text, title="Output message of the LLM:", level=LogLevel.DEBUG)
+        if self.use_structured_outputs_internally:
+            _thought, code = extract_structured_code(text, self._tags)
+        else:
+            code = extract_code(text, self._tags)
+        memory_step.code_action = code
+        code_call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{memory_step.step_number}")
+        memory_step.tool_calls = [code_call]
+        self.logger.log_code(title="Executing parsed code:", content=code, level=LogLevel.INFO)
+        yield code_call
+        import asyncio
+
+        executor = self.python_executor
+        (outcome,) = yield Calls(
+            sync_calls=[lambda: executor(code)],
+            async_calls=[lambda: asyncio.to_thread(executor, code)],
+        )
+        if outcome.error is not None:
+            return self._code_error(outcome.error, memory_step)
+        result = outcome.value
+        logs = result.logs or ""
+        observation = "Execution logs:\n" + logs
+        if not result.is_final_answer:
+            observation += f"\nLast output from code snippet:\n{result.output}"
+        memory_step.observations = observation
+        memory_step.action_output = result.output
+        if logs:
+            self.logger.log(f"[bold]Execution logs:[/]\n{logs}", level=LogLevel.INFO)
+        if not result.is_final_answer:
+            self.logger.log(f"Out: {result.output}", level=LogLevel.INFO)
+        yield ToolOutput(
+            id=code_call.id,
+            output=result.output,
+            is_final_answer=result.is_final_answer,
+            observation=observation,
+            tool_call=code_call,
+        )
+        return ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
+
+    def _close_open_block(self, text: str) -> str:
+        """The model was stopped by the closing tag: put it back so memory shows a whole block."""
+        opening, closing = self._tags.shown_opening, self._tags.shown_closing
+        if opening in text and closing not in text.rsplit(opening, 1)[1]:
+            return text.rstrip() + "\n" + closing
+        return text
+
+    def _code_error(self, error: Exception, memory_step: ActionStep) -> NoReturn:
+        logs = getattr(error, "logs", "") or ""
+        if logs:
+            memory_step.observations = "Execution logs:\n" + logs
+        message = str(error)
+        if "Import of" in message and "not allowed" in message:
+            message += (
+                "\nOnly these modules can be imported: "
+                f"{self.authorized_imports}. Solve the task with them, or without imports."
+            )
+        if isinstance(error, AgentExecutionError):
+            raise type(error)(message) from error
+        raise AgentExecutionError(f"{type(error).__name__}: {message}") from error
+
+    # ------------------------------------------------------------------ resources
+    def cleanup(self) -> None:
+        """Release the executor's resources (remote sandboxes, kernels)."""
+        cleanup = getattr(self.python_executor, "cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
+    def __enter__(self) -> CodeAgent:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.cleanup()
