@@ -188,7 +188,7 @@ def test_concurrent_calls_to_one_managed_agent_do_not_share_memory():
 
 
 def test_managed_agent_under_async_manager_runs_async():
-    manager, sub = make_team(
+    manager, _ = make_team(
         [echo_task_reply], [call("researcher", {"task": "find Y"}), call("final_answer", {"answer": "ok"})]
     )
     assert asyncio.run(manager.arun("delegate")) == "ok"

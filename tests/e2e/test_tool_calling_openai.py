@@ -214,7 +214,7 @@ def test_end_to_end_async_stream_with_async_tools(servers):
 
 
 def test_end_to_end_arun_returns_the_answer(servers):
-    manager, researcher = build_team(servers, asynchronous=True)
+    manager, _ = build_team(servers, asynchronous=True)
     assert asyncio.run(manager.arun("What is the capital of France, shouted?")) == "PARIS!"
 
 
