@@ -90,6 +90,17 @@ class CodeAgent(MultiStepAgent):
         )
         self.python_executor = executor if executor is not None else self.create_python_executor()
 
+    def _init_settings(self) -> dict[str, Any]:
+        return {
+            **super()._init_settings(),
+            "additional_authorized_imports": self.additional_authorized_imports,
+            "executor_type": self.executor_type,
+            "executor_kwargs": self.executor_kwargs,
+            "max_print_outputs_length": self.max_print_outputs_length,
+            "use_structured_outputs_internally": self.use_structured_outputs_internally,
+            "code_block_tags": self.code_block_tags,
+        }
+
     @property
     def _base_tool_names(self) -> tuple[str, ...]:  # type: ignore[override]
         from ..default_tools import TOOL_MAPPING

@@ -11,6 +11,7 @@ import copy
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator
+from pathlib import Path
 from typing import Any
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
@@ -305,6 +306,69 @@ class MultiStepAgent:
     def visualize(self) -> None:
         """Print the agent's structure: tools and managed agents as a tree."""
         self.logger.visualize_agent_tree(self)
+
+    # ------------------------------------------------------------------ saving and loading
+    def _init_settings(self) -> dict[str, Any]:
+        """Constructor arguments (besides model, tools, prompts) that rebuild this agent."""
+        return {
+            "max_steps": self.max_steps,
+            "verbosity_level": int(self.logger.level),
+            "planning_interval": self.planning_interval,
+            "name": self.name,
+            "description": self.description,
+            "instructions": self.instructions,
+            "provide_run_summary": self.provide_run_summary,
+            "return_full_result": self.return_full_result,
+            "stream_outputs": self.stream_outputs,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description of the agent (tools' code included, no secrets)."""
+        from ._serialization import agent_to_dict
+
+        return agent_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, agent_dict: dict[str, Any], **kwargs: Any) -> MultiStepAgent:
+        """Rebuild an agent from :meth:`to_dict` output; ``kwargs`` override stored values."""
+        from ._serialization import agent_from_dict
+
+        return agent_from_dict(cls, agent_dict, **kwargs)
+
+    def save(self, output_dir: str | Path, relative_path: str | None = None) -> None:
+        """Write the agent to a folder: agent.json, prompts.yaml, tools/, managed_agents/, app.py."""
+        from ._serialization import save_agent
+
+        save_agent(self, output_dir, relative_path)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **kwargs: Any) -> MultiStepAgent:
+        """Load an agent saved with :meth:`save` (runs its tools' code: trust the folder)."""
+        from ._serialization import load_agent_folder
+
+        return load_agent_folder(cls, folder, **kwargs)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        commit_message: str = "Upload agent",
+        private: bool | None = None,
+        token: bool | str | None = None,
+        create_pr: bool = False,
+    ) -> str:
+        """Upload the agent to a Space on the Hugging Face Hub."""
+        from ._serialization import push_agent
+
+        return push_agent(self, repo_id, commit_message, private, token, create_pr)
+
+    @classmethod
+    def from_hub(
+        cls, repo_id: str, token: str | None = None, trust_remote_code: bool = False, **kwargs: Any
+    ) -> MultiStepAgent:
+        """Load an agent from the Hub; needs ``trust_remote_code=True`` since it runs code."""
+        from ._serialization import pull_agent
+
+        return pull_agent(cls, repo_id, token=token, trust_remote_code=trust_remote_code, **kwargs)
 
     # ------------------------------------------------------------------ managed-agent use
     def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:

@@ -61,6 +61,9 @@ class ToolCallingAgent(MultiStepAgent):
             **kwargs,
         )
 
+    def _init_settings(self) -> dict[str, Any]:
+        return {**super()._init_settings(), "max_tool_threads": self.max_tool_threads}
+
     @property
     def _base_tool_names(self) -> tuple[str, ...]:  # type: ignore[override]
         from ..default_tools import TOOL_MAPPING
