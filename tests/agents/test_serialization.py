@@ -80,5 +80,5 @@ def test_from_hub_requires_trust():
 
 
 def test_from_folder_on_a_non_agent_folder_is_clear(tmp_path):
-    with pytest.raises(UserError, match="no agent.json"):
+    with pytest.raises(UserError, match=r"no agent\.json"):
         MultiStepAgent.from_folder(tmp_path)
