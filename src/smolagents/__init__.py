@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from ._monitoring_types import LogLevel, Timing, TokenUsage
 from .agent_types import AgentAudio, AgentImage, AgentText, AgentType
 from .agents import (
+    CodeAgent,
     FinalAnswerPromptTemplate,
     ManagedAgentPromptTemplate,
     MultiStepAgent,
@@ -76,6 +77,7 @@ from .tools import Tool, ToolCollection, load_tool, tool
 
 __all__ = [
     # agents
+    "CodeAgent",
     "FinalAnswerPromptTemplate",
     "ManagedAgentPromptTemplate",
     "MultiStepAgent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..memory import RunResult
+from ._code import CodeAgent
 from ._multistep import MultiStepAgent
 from ._prompts import (
     FinalAnswerPromptTemplate,
@@ -14,6 +15,7 @@ from ._prompts import (
 from ._tool_calling import ToolCallingAgent
 
 __all__ = [
+    "CodeAgent",
     "FinalAnswerPromptTemplate",
     "ManagedAgentPromptTemplate",
     "MultiStepAgent",

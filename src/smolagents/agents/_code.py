@@ -173,7 +173,7 @@ class CodeAgent(MultiStepAgent):
         memory_step.code_action = code
         code_call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{memory_step.step_number}")
         memory_step.tool_calls = [code_call]
-        self.logger.log_code(title="Executing parsed code:", content=code, level=LogLevel.INFO)
+        self.logger.log_code(title="Executing this code:", content=code, level=LogLevel.INFO)
         yield code_call
         import asyncio
 

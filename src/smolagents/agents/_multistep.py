@@ -521,7 +521,7 @@ class MultiStepAgent:
             self._run_state = "max_steps_error"
         self._final_output = final_output
         final_step = FinalAnswerStep(output=final_output)
-        self.logger.log(f"[bold #d4b702]Final answer:[/] {final_output}", level=LogLevel.INFO)
+        self.logger.log(f"[bold #d4b702]Out - Final answer:[/] {final_output}", level=LogLevel.INFO)
         self.step_callbacks.callback(final_step, agent=self)
         yield final_step
 

@@ -1,0 +1,274 @@
+"""CodeAgent driven by ScriptedModel: code extraction, execution, errors, tools, managed agents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from smolagents import (
+    ActionStep,
+    AgentExecutionError,
+    AgentParsingError,
+    ChatMessageStreamDelta,
+    CodeAgent,
+    LogLevel,
+    TaskStep,
+    Tool,
+    ToolCallingAgent,
+    UserError,
+    tool,
+)
+from smolagents.agents._code_parsing import extract_code, resolve_code_block_tags
+from smolagents.testing import ScriptedModel
+
+pytest.importorskip("smolagents.local_python_executor")
+
+
+def code(body: str, thought: str = "Thought: let me compute.") -> str:
+    return f"{thought}\n<code>\n{body}\n</code>"
+
+
+def make_agent(replies, tools=(), **kwargs):
+    kwargs.setdefault("verbosity_level", LogLevel.OFF)
+    return CodeAgent(tools=list(tools), model=ScriptedModel(replies), **kwargs)
+
+
+# ---------------------------------------------------------------- code extraction
+TAGS = resolve_code_block_tags(None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thought: x\n<code>\nprint(1)\n</code>", "print(1)"),
+        ("Thought: x\n<code>\na = 1\n</code>\nmore\n<code>\nprint(a)\n</code>", "a = 1\n\nprint(a)"),
+        ("Thought: x\n```py\nprint(2)\n```", "print(2)"),
+        ("Thought: x\n```python\nprint(3)\n```\n", "print(3)"),
+        ("Thought: use `len` on the list\n<code>\nprint(len([1]))", "print(len([1]))"),  # no closing tag
+        ("<think>maybe <code>import os</code></think>Thought: ok\n<code>\nprint(4)\n</code>", "print(4)"),
+        ("Thought: x\n<code>```python\nprint(5)\n```</code>", "print(5)"),
+        ("result = 2 + 2\nfinal_answer(result)", "result = 2 + 2\nfinal_answer(result)"),  # bare code
+    ],
+)
+def test_extract_code_variants(text, expected):
+    assert extract_code(text, TAGS) == expected
+
+
+def test_extract_code_failure_explains_the_format():
+    with pytest.raises(AgentParsingError) as info:
+        extract_code("I think the answer is 42.", TAGS)
+    assert "<code>" in str(info.value) and "</code>" in str(info.value)
+
+
+def test_markdown_and_custom_tags():
+    md = resolve_code_block_tags("markdown")
+    assert extract_code("```python\nprint(1)\n```", md) == "print(1)"
+    custom = resolve_code_block_tags(("<py>", "</py>"))
+    assert extract_code("<py>x = 1</py>", custom) == "x = 1"
+    with pytest.raises(UserError):
+        resolve_code_block_tags(("only-one",))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- running code
+def test_run_prints_observations_and_final_answer():
+    agent = make_agent([code("x = 6 * 7\nprint('x is', x)"), code("final_answer(x)")])
+    assert agent.run("compute") == 42
+    first = agent.memory.steps[1]
+    assert first.code_action == "x = 6 * 7\nprint('x is', x)"
+    assert "x is 42" in first.observations
+    # the model sees the observation
+    assert "x is 42" in " ".join(m.text for m in agent.model.calls[1].messages)
+
+
+def test_code_error_becomes_step_error_with_failing_line_and_model_recovers():
+    agent = make_agent([code("print('before')\ny = 1 / 0"), code("final_answer('recovered')")])
+    assert agent.run("x") == "recovered"
+    step = agent.memory.steps[1]
+    assert isinstance(step.error, AgentExecutionError)
+    assert "ZeroDivisionError" in str(step.error) and "1 / 0" in str(step.error)
+    assert "before" in step.observations  # print output before the error is kept
+    assert "ZeroDivisionError" in " ".join(m.text for m in agent.model.calls[1].messages)
+
+
+def test_parse_failure_is_a_step_error():
+    agent = make_agent(["I refuse to write code.", code("final_answer(1)")])
+    assert agent.run("x") == 1
+    assert isinstance(agent.memory.steps[1].error, AgentParsingError)
+
+
+def test_forbidden_import_names_authorised_modules():
+    agent = make_agent([code("import os\nos.system('echo hi')"), code("final_answer(1)")])
+    agent.run("x")
+    error = str(agent.memory.steps[1].error)
+    assert "os" in error and "math" in error
+
+
+def test_additional_authorized_imports_and_prompt():
+    agent = make_agent(
+        [code("import numpy as np\nfinal_answer(int(np.arange(4).sum()))")],
+        additional_authorized_imports=["numpy"],
+    )
+    assert agent.run("x") == 6
+    assert "numpy" in agent.system_prompt and "'math'" in agent.system_prompt
+
+
+def test_tools_are_functions_and_output_schema_is_shown():
+    class WeatherTool(Tool):
+        name = "get_weather"
+        description = "Weather for a city."
+        inputs = {"city": {"type": "string", "description": "The city."}}
+        output_type = "object"
+        output_schema = {
+            "type": "object",
+            "properties": {"temperature_c": {"type": "number"}, "sky": {"type": "string"}},
+            "required": ["temperature_c", "sky"],
+        }
+
+        def forward(self, city: str) -> dict:
+            return {"temperature_c": 21.5, "sky": "clear"}
+
+    agent = make_agent([code("w = get_weather(city='Paris')\nfinal_answer(w['sky'])")], tools=[WeatherTool()])
+    assert agent.run("sky?") == "clear"
+    assert "temperature_c" in agent.system_prompt and "def get_weather" in agent.system_prompt
+
+
+def test_additional_args_are_variables():
+    agent = make_agent([code("final_answer(len(rows))")])
+    assert agent.run("count rows", additional_args={"rows": [1, 2, 3]}) == 3
+
+
+def test_state_persists_between_steps_and_runs_with_reset_false():
+    agent = make_agent(
+        [code("counter = 10"), code("final_answer(counter + 1)"), code("final_answer(counter + 2)")]
+    )
+    assert agent.run("x") == 11
+    assert agent.run("y", reset=False) == 12
+
+
+def test_managed_agent_called_from_code():
+    sub = ToolCallingAgent(
+        tools=[],
+        model=ScriptedModel([ScriptedModel.tool_call("final_answer", {"answer": "Paris"})]),
+        name="geographer",
+        description="Knows capitals.",
+        verbosity_level=LogLevel.OFF,
+    )
+    agent = make_agent(
+        [code("report = geographer(task='Capital of France?')\nprint(report)"), code("final_answer('done')")],
+        managed_agents=[sub],
+    )
+    assert agent.run("x") == "done"
+    assert "Paris" in agent.memory.steps[1].observations
+    assert "geographer" in agent.system_prompt
+
+
+def test_final_answer_cannot_be_rebound_or_caught():
+    agent = make_agent(
+        [
+            code("try:\n    final_answer('caught?')\nexcept BaseException:\n    print('swallowed')"),
+            code("final_answer(2)"),
+        ]
+    )
+    assert agent.run("x") == "caught?"
+
+
+def test_structured_outputs():
+    agent = make_agent(
+        ['{"thought": "easy", "code": "final_answer(3 * 3)"}'], use_structured_outputs_internally=True
+    )
+    assert agent.run("x") == 9
+    assert agent.model.calls[0].kwargs["response_format"]["type"] == "json_schema"
+    assert '"thought"' in agent.system_prompt
+
+
+def test_stream_outputs_and_events():
+    agent = make_agent([code("final_answer('ok')")], stream_outputs=True)
+    events = list(agent.run("x", stream=True))
+    text = "".join(e.content or "" for e in events if isinstance(e, ChatMessageStreamDelta))
+    assert "final_answer('ok')" in text
+    names = [type(e).__name__ for e in events if not isinstance(e, ChatMessageStreamDelta)]
+    assert names == ["ToolCall", "ToolOutput", "ActionOutput", "ActionStep", "FinalAnswerStep"]
+
+
+def test_arun():
+    agent = make_agent([code("print('a')"), code("final_answer('async ok')")])
+    assert asyncio.run(agent.arun("x")) == "async ok"
+
+
+def test_stop_sequence_cut_closing_tag_is_restored_in_memory():
+    agent = make_agent(["Thought: go\n<code>\nfinal_answer(5)\n</code>\nObservation: hallucinated"])
+    assert agent.run("x") == 5
+    output = agent.memory.steps[1].model_output
+    assert output.rstrip().endswith("</code>") and "hallucinated" not in output
+
+
+def test_remote_executor_types_fail_clearly():
+    with pytest.raises(UserError, match="not available"):
+        make_agent([], executor_type="e2b")
+    with pytest.raises(UserError, match="executor_type"):
+        make_agent([], executor_type="nope")
+
+
+def test_context_manager_calls_cleanup():
+    cleaned = []
+    agent = make_agent([])
+    agent.python_executor.cleanup = lambda: cleaned.append(True)
+    with agent:
+        pass
+    assert cleaned == [True]
+
+
+def test_memory_tutorial_step_by_step():
+    """The docs' memory tutorial, as written, with a scripted model."""
+    agent = CodeAgent(
+        tools=[],
+        model=ScriptedModel(
+            [
+                code("a, b = 0, 1\nfor _ in range(19):\n    a, b = b, a + b\nprint(b)"),
+                code("final_answer(b)"),
+            ]
+        ),
+        verbosity_level=1,
+    )
+    agent.python_executor.send_tools({**agent.tools})
+    print(agent.memory.system_prompt)
+
+    task = "What is the 20th Fibonacci number?"
+    agent.memory.steps.append(TaskStep(task=task, task_images=[]))
+
+    final_answer = None
+    step_number = 1
+    while final_answer is None and step_number <= 10:
+        memory_step = ActionStep(
+            step_number=step_number,
+            observations_images=[],
+        )
+        final_answer = agent.step(memory_step)
+        agent.memory.steps.append(memory_step)
+        step_number += 1
+
+    assert final_answer == 6765
+    assert "6765" in agent.memory.steps[1].observations
+
+
+def test_docs_helium_style_executor_call():
+    agent = make_agent([])
+    agent.state["greeting"] = "hi"
+    out = agent.python_executor("x = 2 + 3\nx", agent.state)
+    assert out.output == 5 and not out.is_final_answer
+
+
+@tool
+def double(n: int) -> int:
+    """Double a number.
+
+    Args:
+        n: the number.
+    """
+    return 2 * n
+
+
+def test_tool_called_from_code():
+    agent = make_agent([code("final_answer(double(n=21))")], tools=[double])
+    assert agent.run("x") == 42
