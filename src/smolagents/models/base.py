@@ -1,0 +1,332 @@
+"""The ``Model`` base class: the one interface every adapter and every agent relies on.
+
+Adapters override ``generate`` (and ``generate_stream`` when they can stream); the base
+gives them shared request building (message cleaning, kwargs merging, tools, stop
+sequences, ``REMOVE_PARAMETER``), JSON tool-call parsing, async defaults and
+(de)serialisation without secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, ClassVar
+
+from ._cleaning import TOOL_ROLE_CONVERSIONS, get_clean_message_list
+from ._messages import ChatMessage, ChatMessageStreamDelta, MessageRole
+from ._tool_parsing import parse_arguments, tool_calls_from_text
+
+__all__ = ["REMOVE_PARAMETER", "Model", "tool_json_schema"]
+
+
+class _RemoveParameter:
+    """Type of ``REMOVE_PARAMETER``: a single, picklable marker."""
+
+    _instance: ClassVar[_RemoveParameter | None] = None
+
+    def __new__(cls) -> _RemoveParameter:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "REMOVE_PARAMETER"
+
+    def __reduce__(self) -> str:
+        return "REMOVE_PARAMETER"
+
+    def __copy__(self) -> _RemoveParameter:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _RemoveParameter:
+        return self
+
+
+REMOVE_PARAMETER = _RemoveParameter()
+"""Pass as a kwarg value (``stop=REMOVE_PARAMETER``) to drop that parameter from API calls."""
+
+_REMOVE_MARKER = "__smolagents_REMOVE_PARAMETER__"  # how REMOVE_PARAMETER is written by to_dict()
+
+_SECRET_KEY = re.compile(
+    r"(^|_)(api_?key|key|token|secret|password|passwd|authorization|credentials?|bearer|cookie)$"
+    r"|secret|password|authorization",
+    re.IGNORECASE,
+)
+
+
+def _is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key.replace("-", "_")))
+
+
+def _without_secrets(value: Any) -> Any:
+    """A copy of ``value`` with secret-looking keys removed at any depth, ready for JSON."""
+    if value is REMOVE_PARAMETER:
+        return _REMOVE_MARKER
+    if isinstance(value, Mapping):
+        return {k: _without_secrets(v) for k, v in value.items() if not _is_secret_key(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def _restore_markers(value: Any) -> Any:
+    if value == _REMOVE_MARKER:
+        return REMOVE_PARAMETER
+    if isinstance(value, dict):
+        return {k: _restore_markers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_markers(v) for v in value]
+    return value
+
+
+def tool_json_schema(tool: Any) -> dict[str, Any]:
+    """The OpenAI ``tools`` entry for a tool: a Tool object, or a schema dict given directly."""
+    schema = tool.to_json_schema() if hasattr(tool, "to_json_schema") else tool
+    if not isinstance(schema, Mapping):
+        raise TypeError(
+            f"tools_to_call_from must hold Tool objects or JSON schema dicts; got {type(tool).__name__}."
+        )
+    if "function" in schema:
+        return {"type": schema.get("type", "function"), "function": dict(schema["function"])}
+    return {"type": "function", "function": dict(schema)}
+
+
+class Model:
+    """Base class for all language models.
+
+    Subclasses implement ``generate`` (and optionally ``generate_stream``). Extra keyword
+    arguments given at construction (``temperature``, ``max_tokens``...) are sent with every
+    completion call; call-time kwargs override them, and ``REMOVE_PARAMETER`` drops one.
+    """
+
+    def __init__(
+        self,
+        flatten_messages_as_text: bool = False,
+        tool_name_key: str = "name",
+        tool_arguments_key: str = "arguments",
+        model_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.flatten_messages_as_text = flatten_messages_as_text
+        self.tool_name_key = tool_name_key
+        self.tool_arguments_key = tool_arguments_key
+        self.model_id = model_id
+        self.kwargs: dict[str, Any] = dict(kwargs)
+
+    # ----------------------------------------------------------------- generation API
+    def generate(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        """Answer ``messages`` with one assistant ``ChatMessage``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement generate(). A custom model subclasses Model and "
+            "overrides generate(messages, stop_sequences=None, response_format=None, "
+            "tools_to_call_from=None, **kwargs) to return a ChatMessage."
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ChatMessage:
+        return self.generate(*args, **kwargs)
+
+    def generate_stream(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatMessageStreamDelta]:
+        """Answer ``messages`` as a stream of deltas (see ``agglomerate_stream_deltas``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support streaming: it does not implement generate_stream(). "
+            "Use generate(), or an agent with stream_outputs=False."
+        )
+
+    @property
+    def supports_streaming(self) -> bool:
+        """True when the class overrides ``generate_stream``."""
+        return type(self).generate_stream is not Model.generate_stream
+
+    async def agenerate(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        """Async ``generate``; by default runs ``generate`` in a worker thread."""
+        import asyncio  # deferred: asyncio is slow to import and sync users never need it
+
+        return await asyncio.to_thread(
+            self.generate,
+            messages,
+            stop_sequences=stop_sequences,
+            response_format=response_format,
+            tools_to_call_from=tools_to_call_from,
+            **kwargs,
+        )
+
+    async def agenerate_stream(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatMessageStreamDelta]:
+        """Async ``generate_stream``; by default advances the sync stream in a worker thread.
+
+        Each delta is yielded as soon as the thread produces it, so the event loop is never
+        blocked and other tasks interleave with the stream.
+        """
+        import asyncio
+
+        stream = await asyncio.to_thread(
+            self.generate_stream,
+            messages,
+            stop_sequences=stop_sequences,
+            response_format=response_format,
+            tools_to_call_from=tools_to_call_from,
+            **kwargs,
+        )
+        iterator = iter(stream)
+        done = object()
+        try:
+            while True:
+                delta = await asyncio.to_thread(next, iterator, done)
+                if delta is done:
+                    break
+                yield delta
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
+
+    # ----------------------------------------------------------------- request building
+    def _prepare_completion_kwargs(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        custom_role_conversions: Mapping[str, str] | None = None,
+        convert_images_to_image_urls: bool = False,
+        tool_choice: Any = "required",
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Build the completion call's parameters.
+
+        Precedence, lowest first: what this method derives (messages, stop, response_format,
+        tools, tool_choice), then the model's constructor kwargs, then the call's kwargs. Any
+        entry whose value is ``REMOVE_PARAMETER`` is dropped at the end.
+        """
+        flatten = kwargs.pop("flatten_messages_as_text", self.flatten_messages_as_text)
+        conversions = {**TOOL_ROLE_CONVERSIONS, **(custom_role_conversions or {})}
+        params: dict[str, Any] = {
+            "messages": get_clean_message_list(
+                messages,
+                role_conversions=conversions,
+                convert_images_to_image_urls=convert_images_to_image_urls,
+                flatten_messages_as_text=flatten,
+            )
+        }
+        if stop_sequences:
+            params["stop"] = list(stop_sequences)
+        if response_format is not None:
+            params["response_format"] = response_format
+        if tools_to_call_from:
+            params["tools"] = [tool_json_schema(tool) for tool in tools_to_call_from]
+            if tool_choice is not None:
+                params["tool_choice"] = tool_choice
+        params.update(self.kwargs)
+        params.update(kwargs)
+        tools = params.get("tools")
+        if (not tools or tools is REMOVE_PARAMETER) and "tool_choice" in params:
+            params.pop("tool_choice")  # a tool_choice without tools is an API error
+        return {key: value for key, value in params.items() if value is not REMOVE_PARAMETER}
+
+    # ----------------------------------------------------------------- tool calls in text
+    def parse_tool_calls(self, message: ChatMessage) -> ChatMessage:
+        """Make sure ``message.tool_calls`` holds parsed calls, and return the message.
+
+        Some APIs return the call as JSON text; it is parsed from the content (code fences,
+        ``<think>`` blocks and surrounding prose are tolerated), using ``tool_name_key`` and
+        ``tool_arguments_key``. Arguments given as JSON strings are decoded; unparsable
+        strings are left as they are for the agent to report. Raises ``AgentParsingError``
+        when the message holds no tool call. The message is updated in place.
+        """
+        message.role = MessageRole.ASSISTANT
+        if not message.tool_calls:
+            message.tool_calls = tool_calls_from_text(
+                message.text, self.tool_name_key, self.tool_arguments_key
+            )
+        for call in message.tool_calls:
+            call.function.arguments = parse_arguments(call.function.arguments)
+        return message
+
+    # ----------------------------------------------------------------- serialisation
+    def _config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this model; subclasses add their own."""
+        config: dict[str, Any] = {"model_id": self.model_id}
+        if self.flatten_messages_as_text:
+            config["flatten_messages_as_text"] = True
+        if self.tool_name_key != "name":
+            config["tool_name_key"] = self.tool_name_key
+        if self.tool_arguments_key != "arguments":
+            config["tool_arguments_key"] = self.tool_arguments_key
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible description of the model: its class, id and settings.
+
+        API keys, tokens and other secrets are never included; ``from_dict`` takes them from
+        the environment again (or from its keyword arguments).
+        """
+        return _without_secrets({"class": type(self).__name__, **self._config(), **self.kwargs})
+
+    @classmethod
+    def from_dict(cls, model_dictionary: Mapping[str, Any], **kwargs: Any) -> Model:
+        """Rebuild a model from ``to_dict()`` output; ``kwargs`` add or override settings (e.g. api_key)."""
+        data = _restore_markers(dict(model_dictionary))
+        class_name = data.pop("class", None)
+        target = cls
+        if class_name and class_name != cls.__name__:
+            target = _find_subclass(cls, class_name)
+        return target(**{**data, **kwargs})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_id={self.model_id!r})"
+
+
+def _find_subclass(base: type[Model], name: str) -> type[Model]:
+    pending = list(base.__subclasses__())
+    while pending:
+        candidate = pending.pop()
+        if candidate.__name__ == name:
+            return candidate
+        pending.extend(candidate.__subclasses__())
+    if name in _LAZY_CLASSES:  # adapters defined in modules not imported yet
+        import importlib
+
+        module = importlib.import_module(_LAZY_CLASSES[name], __package__)
+        found = getattr(module, name)
+        if isinstance(found, type) and issubclass(found, base):
+            return found
+    raise ValueError(
+        f"Unknown model class {name!r} in the model dictionary (not a subclass of {base.__name__})."
+    )
+
+
+_LAZY_CLASSES: dict[str, str] = {
+    "ApiModel": ".api",
+    "OpenAIModel": ".openai",
+    "OpenAIServerModel": ".openai",
+    "AzureOpenAIModel": ".openai",
+    "AzureOpenAIServerModel": ".openai",
+}
+"""Where ``from_dict`` finds model classes by name; other adapter modules add themselves here."""

@@ -1,0 +1,431 @@
+"""Models on the ``openai`` SDK: OpenAI, any OpenAI-compatible server, and Azure OpenAI.
+
+The SDK is imported when a client is first needed, never when this module is imported.
+Its own retries are switched off (``max_retries=0``) because ``ApiModel`` retries with
+``Retry-After`` support and a single, model-naming error at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from .._monitoring_types import TokenUsage
+from .._optional import require
+from ..errors import AgentGenerationError
+from ._messages import (
+    ChatMessage,
+    ChatMessageStreamDelta,
+    ChatMessageToolCall,
+    ChatMessageToolCallFunction,
+    ChatMessageToolCallStreamDelta,
+    MessageRole,
+)
+from ._text import StopSequenceCutter, ThinkSplitter, remove_content_after_stop_sequences, split_reasoning
+from ._tool_parsing import parse_arguments
+from .api import ApiModel
+
+__all__ = ["AzureOpenAIModel", "AzureOpenAIServerModel", "OpenAIModel", "OpenAIServerModel"]
+
+
+def _reasoning_field(obj: Any) -> str | None:
+    """Reasoning text that servers put beside the content (``reasoning_content`` or ``reasoning``)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(obj, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _usage(usage: Any) -> TokenUsage | None:
+    if usage is None:
+        return None
+    return TokenUsage(
+        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+_SDK_PARAMETERS: dict[Any, frozenset[str] | None] = {}
+
+
+def _create_call(create: Any) -> Any:
+    """Wrap an SDK ``create`` so that parameters it does not name travel in ``extra_body``.
+
+    OpenAI-compatible servers accept extras (vLLM's ``top_k``, OpenRouter's ``provider``...)
+    that the SDK would refuse as unexpected keyword arguments.
+    """
+    key = getattr(create, "__func__", create)
+    if key not in _SDK_PARAMETERS:
+        import inspect
+
+        try:
+            parameters = inspect.signature(create).parameters.values()
+        except (TypeError, ValueError):
+            parameters = None
+        names = None
+        if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            names = frozenset(p.name for p in parameters)
+        _SDK_PARAMETERS[key] = names
+    accepted = _SDK_PARAMETERS[key]
+
+    def call(params: dict[str, Any]) -> Any:
+        if accepted is not None:
+            extra = {k: v for k, v in params.items() if k not in accepted}
+            if extra:
+                params = {k: v for k, v in params.items() if k in accepted}
+                params["extra_body"] = {**(params.get("extra_body") or {}), **extra}
+        return create(**params)
+
+    return call
+
+
+def message_from_completion(
+    response: Any, stop_sequences: list[str] | None, model_id: str | None
+) -> ChatMessage:
+    """Map a chat completion to a ``ChatMessage`` (shared by ``generate`` and ``agenerate``).
+
+    ``<think>`` blocks and reasoning fields go to ``reasoning_content``; the text is cut at
+    the first stop sequence in case the server did not apply ``stop``; tool-call arguments
+    that are valid JSON are decoded.
+    """
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise AgentGenerationError(f"Model {model_id!r} returned no choices: {response!r:.300}")
+    message = choices[0].message
+    content, inline_reasoning = split_reasoning(message.content)
+    reasoning = "\n".join(part for part in (_reasoning_field(message), inline_reasoning) if part) or None
+    tool_calls = []
+    for i, call in enumerate(message.tool_calls or []):
+        function = getattr(call, "function", None)
+        if function is None:  # not a function call (e.g. a custom tool): nothing an agent can run
+            continue
+        tool_calls.append(
+            ChatMessageToolCall(
+                function=ChatMessageToolCallFunction(
+                    name=function.name, arguments=parse_arguments(function.arguments)
+                ),
+                id=call.id or f"call_{i}",
+                type=call.type or "function",
+            )
+        )
+    return ChatMessage(
+        role=MessageRole.ASSISTANT,
+        content=remove_content_after_stop_sequences(content, stop_sequences),
+        tool_calls=tool_calls or None,
+        raw=response,
+        token_usage=_usage(getattr(response, "usage", None)),
+        reasoning_content=reasoning,
+    )
+
+
+class StreamMapper:
+    """Map stream chunks to ``ChatMessageStreamDelta``s (shared by both streaming methods).
+
+    Token usage is held until the end and put on exactly one final delta, so servers that
+    repeat cumulative usage on every chunk are not counted twice. Text after a stop sequence
+    in ``cut_at`` is dropped, in case the server did not apply (or was not sent) ``stop``.
+    """
+
+    def __init__(self, cut_at: list[str] | None = None) -> None:
+        self._think = ThinkSplitter()
+        self._cutter = StopSequenceCutter(cut_at)
+        self._usage: TokenUsage | None = None
+
+    def _text_delta(self, content: str, reasoning: str) -> ChatMessageStreamDelta | None:
+        content = self._cutter.feed(content) if content else ""
+        if content or reasoning:
+            return ChatMessageStreamDelta(content=content or None, reasoning_content=reasoning or None)
+        return None
+
+    def feed(self, chunk: Any) -> list[ChatMessageStreamDelta]:
+        if getattr(chunk, "usage", None) is not None:
+            self._usage = _usage(chunk.usage)
+        deltas: list[ChatMessageStreamDelta] = []
+        for choice in getattr(chunk, "choices", None) or []:
+            if getattr(choice, "index", 0) not in (0, None):
+                continue
+            delta = choice.delta
+            if delta is None:
+                continue
+            content, reasoning = self._think.feed(delta.content or "")
+            reasoning = (_reasoning_field(delta) or "") + reasoning
+            text = self._text_delta(content, reasoning)
+            if text is not None:
+                deltas.append(text)
+            fragments = [
+                ChatMessageToolCallStreamDelta(
+                    index=call.index,
+                    id=call.id,
+                    type=call.type,
+                    function=ChatMessageToolCallFunction(
+                        name=(call.function.name or "") if call.function else "",
+                        arguments=(call.function.arguments or "") if call.function else "",
+                    ),
+                )
+                for call in (delta.tool_calls or [])
+            ]
+            if fragments:
+                deltas.append(ChatMessageStreamDelta(tool_calls=fragments))
+        return deltas
+
+    def finish(self) -> list[ChatMessageStreamDelta]:
+        deltas = []
+        content, reasoning = self._think.flush()
+        text = self._text_delta(content, reasoning)
+        rest = self._cutter.flush()
+        if text is not None:
+            deltas.append(text)
+        if rest:
+            deltas.append(ChatMessageStreamDelta(content=rest))
+        if self._usage is not None:
+            deltas.append(ChatMessageStreamDelta(token_usage=self._usage))
+        return deltas
+
+
+class OpenAIModel(ApiModel):
+    """A model on an OpenAI-compatible chat completions API (OpenAI, Gemini, OpenRouter, vLLM...).
+
+    ``api_key`` and ``api_base`` default to the ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``
+    environment variables (read by the SDK). Extra kwargs such as ``temperature`` are sent
+    with every call.
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        custom_role_conversions: dict[str, str] | None = None,
+        flatten_messages_as_text: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        require("openai", "openai", type(self).__name__)
+        self.api_base = api_base
+        self.api_key = api_key
+        self.organization = organization
+        self.project = project
+        self.client_kwargs: dict[str, Any] = dict(client_kwargs or {})
+        super().__init__(
+            model_id=model_id,
+            custom_role_conversions=custom_role_conversions,
+            flatten_messages_as_text=flatten_messages_as_text,
+            **kwargs,
+        )
+
+    # ----------------------------------------------------------------- clients
+    def _client_arguments(self) -> dict[str, Any]:
+        arguments = {
+            "api_key": self.api_key,
+            "base_url": self.api_base,
+            "organization": self.organization,
+            "project": self.project,
+        }
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        arguments.update(self.client_kwargs)
+        arguments.setdefault("max_retries", 0)  # ApiModel retries; the SDK must not retry as well
+        return arguments
+
+    def create_client(self) -> Any:
+        """Create the sync ``openai.OpenAI`` client."""
+        openai = require("openai", "openai", type(self).__name__)
+        return openai.OpenAI(**self._client_arguments())
+
+    def create_async_client(self) -> Any:
+        """Create the ``openai.AsyncOpenAI`` client used by ``agenerate`` and ``agenerate_stream``."""
+        openai = require("openai", "openai", type(self).__name__)
+        arguments = self._client_arguments()
+        arguments.pop("http_client", None)  # a sync httpx client cannot serve the async client
+        return openai.AsyncOpenAI(**arguments)
+
+    # ----------------------------------------------------------------- requests
+    def _completion_params(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None,
+        response_format: dict[str, Any] | None,
+        tools_to_call_from: list[Any] | None,
+        kwargs: dict[str, Any],
+        stream: bool = False,
+    ) -> dict[str, Any]:
+        params = self._prepare_completion_kwargs(
+            messages,
+            stop_sequences=stop_sequences,
+            response_format=response_format,
+            tools_to_call_from=tools_to_call_from,
+            convert_images_to_image_urls=True,
+            **{"model": self.model_id, **kwargs},
+        )
+        if stream:
+            params["stream"] = True
+            if "stream_options" not in self.kwargs and "stream_options" not in kwargs:
+                params["stream_options"] = {"include_usage": True}  # usage arrives in a final chunk
+        return params
+
+    def generate(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        params = self._completion_params(
+            messages, stop_sequences, response_format, tools_to_call_from, kwargs
+        )
+        response, _ = self._call_api(_create_call(self.client.chat.completions.create), params)
+        return message_from_completion(response, stop_sequences, self.model_id)
+
+    async def agenerate(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        params = self._completion_params(
+            messages, stop_sequences, response_format, tools_to_call_from, kwargs
+        )
+        client = await self.get_async_client()
+        response, _ = await self._acall_api(_create_call(client.chat.completions.create), params)
+        return message_from_completion(response, stop_sequences, self.model_id)
+
+    def generate_stream(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatMessageStreamDelta]:
+        params = self._completion_params(
+            messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
+        )
+        stream, _ = self._call_api(_create_call(self.client.chat.completions.create), params)
+        mapper = StreamMapper(stop_sequences)
+        try:
+            for chunk in stream:
+                yield from mapper.feed(chunk)
+        except Exception as exc:
+            error = self._stream_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        yield from mapper.finish()
+
+    async def agenerate_stream(
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatMessageStreamDelta]:
+        params = self._completion_params(
+            messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
+        )
+        client = await self.get_async_client()
+        stream, _ = await self._acall_api(_create_call(client.chat.completions.create), params)
+        mapper = StreamMapper(stop_sequences)
+        try:
+            async for chunk in stream:
+                for delta in mapper.feed(chunk):
+                    yield delta
+        except Exception as exc:
+            error = self._stream_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                await close()
+        for delta in mapper.finish():
+            yield delta
+
+    # ----------------------------------------------------------------- serialisation
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        for name in ("api_base", "organization", "project"):
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
+        if self.client_kwargs:
+            config["client_kwargs"] = dict(self.client_kwargs)
+        return config
+
+
+class AzureOpenAIModel(OpenAIModel):
+    """A model on an Azure OpenAI deployment (``model_id`` is the deployment name).
+
+    ``azure_endpoint``, ``api_key`` and ``api_version`` default to ``AZURE_OPENAI_ENDPOINT``,
+    ``AZURE_OPENAI_API_KEY`` and ``OPENAI_API_VERSION`` (read by the SDK).
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        azure_endpoint: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        custom_role_conversions: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.azure_endpoint = azure_endpoint
+        self.api_version = api_version
+        super().__init__(
+            model_id=model_id,
+            api_key=api_key,
+            client_kwargs=client_kwargs,
+            custom_role_conversions=custom_role_conversions,
+            **kwargs,
+        )
+
+    def _client_arguments(self) -> dict[str, Any]:
+        arguments = {
+            "api_key": self.api_key,
+            "azure_endpoint": self.azure_endpoint,
+            "api_version": self.api_version,
+            "organization": self.organization,
+            "project": self.project,
+        }
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        arguments.update(self.client_kwargs)
+        arguments.setdefault("max_retries", 0)
+        return arguments
+
+    def create_client(self) -> Any:
+        """Create the sync ``openai.AzureOpenAI`` client."""
+        openai = require("openai", "openai", type(self).__name__)
+        return openai.AzureOpenAI(**self._client_arguments())
+
+    def create_async_client(self) -> Any:
+        """Create the ``openai.AsyncAzureOpenAI`` client."""
+        openai = require("openai", "openai", type(self).__name__)
+        arguments = self._client_arguments()
+        arguments.pop("http_client", None)
+        return openai.AsyncAzureOpenAI(**arguments)
+
+    def _config(self) -> dict[str, Any]:
+        config = ApiModel._config(self)
+        for name in ("azure_endpoint", "api_version", "organization", "project"):
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
+        if self.client_kwargs:
+            config["client_kwargs"] = dict(self.client_kwargs)
+        return config
+
+
+OpenAIServerModel = OpenAIModel
+"""Former name of ``OpenAIModel``, kept so older code runs unchanged."""
+
+AzureOpenAIServerModel = AzureOpenAIModel
+"""Former name of ``AzureOpenAIModel``, kept so older code runs unchanged."""

@@ -1,0 +1,190 @@
+"""The Model base: kwargs merging, REMOVE_PARAMETER, tool-call parsing, serialisation, async defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smolagents.errors import AgentParsingError
+from smolagents.models import (
+    REMOVE_PARAMETER,
+    ChatMessage,
+    ChatMessageStreamDelta,
+    ChatMessageToolCall,
+    ChatMessageToolCallFunction,
+    MessageRole,
+    Model,
+    agglomerate_stream_deltas,
+)
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+class EchoTool:
+    """Stands in for a Tool: only ``to_json_schema`` is used by models."""
+
+    def to_json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": "echo",
+                "description": "Echo.",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+
+
+class Recording(Model):
+    def generate(
+        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+    ):
+        self.params = self._prepare_completion_kwargs(
+            messages, stop_sequences=stop_sequences, tools_to_call_from=tools_to_call_from, **kwargs
+        )
+        return ChatMessage(role=MessageRole.ASSISTANT, content="ok")
+
+
+class Streaming(Recording):
+    def generate_stream(self, messages, **kwargs) -> Iterator[ChatMessageStreamDelta]:
+        yield ChatMessageStreamDelta(content="a")
+        yield ChatMessageStreamDelta(content="b")
+
+
+def test_constructor_kwargs_go_to_every_call_and_call_kwargs_win() -> None:
+    model = Recording(model_id="m", temperature=0.2, max_tokens=10)
+    model([{"role": "user", "content": "hi"}])
+    assert model.params["temperature"] == 0.2 and model.params["max_tokens"] == 10
+    model.generate(MESSAGES, temperature=0.9)
+    assert model.params["temperature"] == 0.9
+
+
+def test_remove_parameter_drops_stop_and_temperature() -> None:
+    model = Recording(stop=REMOVE_PARAMETER, temperature=0.5)
+    model.generate(MESSAGES, stop_sequences=["Observation:"])
+    assert "stop" not in model.params
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    assert "temperature" not in model.params
+
+
+def test_tools_schema_and_tool_choice_override() -> None:
+    model = Recording()
+    model.generate(MESSAGES, tools_to_call_from=[EchoTool()])
+    assert model.params["tools"][0]["function"]["name"] == "echo"
+    assert model.params["tool_choice"] == "required"
+    model.generate(MESSAGES, tools_to_call_from=[EchoTool()], tool_choice="auto")
+    assert model.params["tool_choice"] == "auto"
+    model.generate(MESSAGES)
+    assert "tools" not in model.params and "tool_choice" not in model.params
+
+
+def test_bare_function_schema_is_wrapped() -> None:
+    model = Recording()
+    model.generate(MESSAGES, tools_to_call_from=[{"name": "f", "parameters": {}}])
+    assert model.params["tools"] == [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+
+
+def test_agent_roles_are_converted_by_default() -> None:
+    model = Recording()
+    model.generate([ChatMessage(role=MessageRole.TOOL_RESPONSE, content="Observation: 3")])
+    assert model.params["messages"][0]["role"] == "user"
+
+
+def test_generate_not_implemented_and_streaming_support() -> None:
+    with pytest.raises(NotImplementedError, match="override"):
+        Model().generate(MESSAGES)
+    with pytest.raises(NotImplementedError, match="Recording does not support streaming"):
+        list(Recording().generate_stream(MESSAGES))
+    assert not Recording().supports_streaming
+    assert Streaming().supports_streaming
+
+
+def test_async_defaults_use_the_sync_methods() -> None:
+    async def run() -> tuple[ChatMessage, list[ChatMessageStreamDelta]]:
+        model = Streaming()
+        message = await model.agenerate(MESSAGES)
+        deltas = [delta async for delta in model.agenerate_stream(MESSAGES)]
+        return message, deltas
+
+    message, deltas = asyncio.run(run())
+    assert message.content == "ok"
+    assert agglomerate_stream_deltas(deltas).content == "ab"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "search", "arguments": {"q": "cats"}}',
+        'Sure!\n```json\n{"name": "search", "arguments": {"q": "cats"}}\n```\nDone.',
+        '<think>I will call {"name": "wrong"}</think>\nAction: {"name": "search", "arguments": {"q": "cats"}}',
+        '{"name": "search", "arguments": "{\\"q\\": \\"cats\\"}"}',
+        '{"tool_call": {"name": "search", "arguments": {"q": "cats"}}}',
+        'I think {not json} then {"name": "search", "q": "cats"}',
+    ],
+)
+def test_parse_tool_calls_from_text(text: str) -> None:
+    message = Model().parse_tool_calls(ChatMessage(role=MessageRole.ASSISTANT, content=text))
+    assert len(message.tool_calls) == 1
+    call = message.tool_calls[0]
+    assert call.function.name == "search"
+    assert call.function.arguments == {"q": "cats"}
+    assert call.id
+
+
+def test_parse_tool_calls_custom_keys_and_lists() -> None:
+    model = Model(tool_name_key="tool", tool_arguments_key="params")
+    message = model.parse_tool_calls(
+        ChatMessage(
+            role="assistant", content='[{"tool": "a", "params": {}}, {"tool": "b", "params": {"x": 1}}]'
+        )
+    )
+    assert [(c.function.name, c.function.arguments) for c in message.tool_calls] == [
+        ("a", {}),
+        ("b", {"x": 1}),
+    ]
+
+
+def test_parse_tool_calls_without_a_call_raises_clearly() -> None:
+    with pytest.raises(AgentParsingError, match="did not call a tool"):
+        Model().parse_tool_calls(ChatMessage(role="assistant", content="I refuse."))
+
+
+def test_parse_tool_calls_normalises_native_arguments() -> None:
+    calls = [
+        ChatMessageToolCall(function=ChatMessageToolCallFunction("f", '{"a": 1}'), id="1"),
+        ChatMessageToolCall(function=ChatMessageToolCallFunction("g", '{"a": 1'), id="2"),
+    ]
+    message = Model().parse_tool_calls(ChatMessage(role="assistant", content=None, tool_calls=calls))
+    assert message.tool_calls[0].function.arguments == {"a": 1}
+    assert message.tool_calls[1].function.arguments == '{"a": 1'  # left for the agent to report
+
+
+def test_to_dict_round_trip_without_secrets() -> None:
+    model = Recording(
+        model_id="m",
+        temperature=0.1,
+        stop=REMOVE_PARAMETER,
+        api_key="sk-secret",
+        extra_headers={"Authorization": "Bearer x", "X-Trace": "1"},
+        max_tokens=5,
+    )
+    data = model.to_dict()
+    text = json.dumps(data)
+    assert "sk-secret" not in text and "Bearer" not in text
+    assert data["class"] == "Recording" and data["model_id"] == "m" and data["max_tokens"] == 5
+    rebuilt = Model.from_dict(data)
+    assert type(rebuilt) is Recording
+    assert rebuilt.kwargs["stop"] is REMOVE_PARAMETER
+    assert rebuilt.kwargs["extra_headers"] == {"X-Trace": "1"}
+    assert rebuilt.to_dict() == data
+
+
+def test_remove_parameter_is_a_picklable_singleton() -> None:
+    assert pickle.loads(pickle.dumps(REMOVE_PARAMETER)) is REMOVE_PARAMETER
+    assert copy.deepcopy(REMOVE_PARAMETER) is REMOVE_PARAMETER
+    assert repr(REMOVE_PARAMETER) == "REMOVE_PARAMETER"
