@@ -73,3 +73,16 @@ def test_interactive_session_reads_tasks_until_empty_line(clean_env, capsys, mon
         assert "task one" in str(server.requests[1].json["messages"])
     out = capsys.readouterr().out
     assert "first answer" in out and "second answer" in out
+
+
+def test_flags_are_mapped_to_each_model_class_parameter_names(clean_env):
+    model = build_model("AzureOpenAIModel", "my-deployment", api_base="http://127.0.0.1:9", api_key="k")
+    assert type(model).__name__ == "AzureOpenAIModel" and model.azure_endpoint == "http://127.0.0.1:9"
+
+
+def test_env_picks_azure_when_only_azure_is_configured(clean_env):
+    clean_env.setenv("AZURE_OPENAI_ENDPOINT", "http://127.0.0.1:9")
+    clean_env.setenv("AZURE_OPENAI_API_KEY", "k")
+    clean_env.setenv("OPENAI_API_VERSION", "2024-10-21")
+    clean_env.setenv("SMOLAGENTS_MODEL_ID", "dep")
+    assert type(build_model(None, None)).__name__ == "AzureOpenAIModel"

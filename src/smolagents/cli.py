@@ -63,11 +63,26 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# Environment variables that name a usable model, in the order they are tried.
+ENV_MODEL_TYPES: list[tuple[str, str]] = [
+    ("OPENAI_API_KEY", "OpenAIModel"),
+    ("OPENAI_BASE_URL", "OpenAIModel"),
+    ("AZURE_OPENAI_ENDPOINT", "AzureOpenAIModel"),
+    ("HF_TOKEN", "InferenceClientModel"),
+    ("AWS_BEARER_TOKEN_BEDROCK", "AmazonBedrockModel"),
+]
+# Flag -> the parameter names model classes use for it.
+FLAG_PARAMETERS = {
+    "api_base": ("api_base", "base_url", "azure_endpoint"),
+    "api_key": ("api_key",),
+    "provider": ("provider",),
+}
+
+
 def _env_model_type() -> str | None:
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
-        return "OpenAIModel"
-    if os.environ.get("HF_TOKEN"):
-        return "InferenceClientModel"
+    for variable, model_type in ENV_MODEL_TYPES:
+        if os.environ.get(variable):
+            return model_type
     return None
 
 
@@ -78,7 +93,13 @@ def build_model(
     api_key: str | None = None,
     provider: str | None = None,
 ) -> Any:
-    """The model the flags or the environment describe; raises NoModelConfigured if none."""
+    """The model the flags or the environment describe; raises NoModelConfigured if none.
+
+    Flags are mapped onto whatever the chosen class calls them (``--api-base`` becomes
+    ``base_url`` for InferenceClientModel and ``azure_endpoint`` for AzureOpenAIModel).
+    """
+    import inspect
+
     from . import models
 
     if model_type is None:
@@ -86,27 +107,33 @@ def build_model(
     if model_type is None:
         raise NoModelConfigured(NO_MODEL_MESSAGE)
     model_class = getattr(models, model_type, None)
-    if model_class is None or not isinstance(model_class, type):
-        known = sorted(n for n in getattr(models, "__all__", []) if n.endswith("Model") and n != "Model")
+    if not (isinstance(model_class, type) and issubclass(model_class, models.Model)):
+        known = sorted(n for n in models.__all__ if n.endswith("Model") and n not in {"Model", "ApiModel"})
         raise NoModelConfigured(
             f"smolagent: unknown --model-type {model_type!r}. Known model types: {known}."
         )
+    parameters = inspect.signature(model_class.__init__).parameters
     kwargs: dict[str, Any] = {}
-    if model_type in {"OpenAIModel", "OpenAIServerModel", "LiteLLMModel"}:
-        kwargs.update(api_base=api_base, api_key=api_key)
-        if model_type.startswith("OpenAI"):
-            model_id = model_id or os.environ.get("SMOLAGENTS_MODEL_ID") or DEFAULT_OPENAI_MODEL_ID
-            if not (api_key or os.environ.get("OPENAI_API_KEY")):
-                if not (api_base or os.environ.get("OPENAI_BASE_URL")):
-                    raise NoModelConfigured(NO_MODEL_MESSAGE)
-                kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers often need no key
-    elif model_type == "InferenceClientModel":
-        kwargs.update(provider=provider, api_key=api_key, base_url=api_base)
-    elif api_key or api_base:
-        kwargs.update(api_key=api_key, api_base=api_base)
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    for flag, value in {"api_base": api_base, "api_key": api_key, "provider": provider}.items():
+        if value is None:
+            continue
+        target = next((name for name in FLAG_PARAMETERS[flag] if name in parameters), None)
+        if target is None:
+            raise NoModelConfigured(f"smolagent: {model_type} does not take --{flag.replace('_', '-')}.")
+        kwargs[target] = value
+    model_id = model_id or os.environ.get("SMOLAGENTS_MODEL_ID")
+    if model_type in {"OpenAIModel", "OpenAIServerModel"}:
+        model_id = model_id or DEFAULT_OPENAI_MODEL_ID
+        if "api_key" not in kwargs and not os.environ.get("OPENAI_API_KEY"):
+            if not (api_base or os.environ.get("OPENAI_BASE_URL")):
+                raise NoModelConfigured(NO_MODEL_MESSAGE)
+            kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers often need no key
     if model_id is not None:
         kwargs["model_id"] = model_id
+    elif "model_id" in parameters and parameters["model_id"].default is inspect.Parameter.empty:
+        raise NoModelConfigured(
+            f"smolagent: {model_type} needs a model id: pass --model-id or set SMOLAGENTS_MODEL_ID."
+        )
     return model_class(**kwargs)
 
 
