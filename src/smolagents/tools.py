@@ -6,14 +6,14 @@ hints and Google-style docstring. Definitions are checked when they are made, so
 fails in the developer's hands with a precise message instead of confusing a model later.
 
 Only the standard library is imported here, and asyncio (about 25 ms) only when a call needs
-it; the Hub, Gradio, LangChain and MCP adapters import their packages when they are used.
+it. The rest lives in helper modules, imported when used: tool source code for serialisation in
+:mod:`smolagents._tool_source`, the Hub, Space and LangChain adapters in
+:mod:`smolagents._tool_adapters`, and the MCP client in :mod:`smolagents.mcp_client`; each
+imports its optional package only when called.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
-import contextlib
 import contextvars
 import copy
 import functools
@@ -21,7 +21,6 @@ import inspect
 import json
 import keyword
 import os
-import re
 import sys
 import textwrap
 import threading
@@ -31,22 +30,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._optional import require
-from ._tool_schema import (
-    AUTHORIZED_TYPES,
-    check_value,
-    definition_problems,
-    function_schema,
-    schema_text,
-    to_json_schema,
-)
+from ._tool_schema import check_value, definition_problems, function_schema, schema_text, to_json_schema
+from ._tool_source import _CODE_MODULE_PREFIX, _GRADIO_APP, _requirements, _tool_source
 from .agent_types import handle_agent_input_types, handle_agent_output_types
 from .errors import AgentToolCallError, UserError
 
 __all__ = ["Tool", "ToolCollection", "load_tool", "tool", "validate_tool_arguments"]
 
 _SETUP_LOCK = threading.RLock()
-_CODE_MODULE_PREFIX = "smolagents_tool_code_"
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
@@ -405,21 +396,9 @@ class Tool:
         create_pr: bool = False,
     ) -> str:
         """Upload the tool to a Hub Space (code, requirements and a Gradio demo)."""
-        import tempfile
+        from ._tool_adapters import _push_to_hub
 
-        hub = require("huggingface_hub", "hub", "Tool.push_to_hub")
-        api = hub.HfApi(token=token)
-        repo = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="space", space_sdk="gradio")
-        with tempfile.TemporaryDirectory() as folder:
-            self.save(folder)
-            commit = api.upload_folder(
-                repo_id=repo.repo_id,
-                folder_path=folder,
-                repo_type="space",
-                commit_message=commit_message,
-                create_pr=create_pr,
-            )
-        return str(commit)
+        return _push_to_hub(self, repo_id, commit_message, private, token, create_pr)
 
     @classmethod
     def from_hub(
@@ -431,28 +410,24 @@ class Tool:
                 f"Loading the tool '{repo_id}' from the Hub runs its code on this machine. Read it at "
                 f"https://huggingface.co/spaces/{repo_id}, then pass trust_remote_code=True."
             )
-        hub = require("huggingface_hub", "hub", "Tool.from_hub")
-        error: Exception | None = None
-        for repo_type in ("space", "model"):
-            try:
-                path = hub.hf_hub_download(repo_id, "tool.py", repo_type=repo_type, token=token)
-                break
-            except Exception as exc:
-                error = exc
-        else:
-            raise UserError(f"Could not download tool.py from the Hub repo '{repo_id}': {error}") from error
-        return cls.from_code(Path(path).read_text(encoding="utf-8"), **kwargs)
+        from ._tool_adapters import _hub_tool_code
+
+        return cls.from_code(_hub_tool_code(repo_id, token), **kwargs)
 
     @staticmethod
     def from_space(
         space_id: str, name: str, description: str, api_name: str | None = None, token: str | None = None
     ) -> Tool:
         """Use a Gradio Space as a tool (its endpoint's parameters become the inputs)."""
+        from ._tool_adapters import _space_tool
+
         return _space_tool(space_id, name, description, api_name, token)
 
     @staticmethod
     def from_langchain(langchain_tool: Any) -> Tool:
         """Wrap a LangChain tool (anything with ``name``, ``description``, ``args``, ``run``)."""
+        from ._tool_adapters import _LangChainTool
+
         return _LangChainTool(langchain_tool)
 
 
@@ -604,9 +579,9 @@ class ToolCollection:
                 f"Loading the tools of the Hub collection '{collection_slug}' runs their code on this "
                 "machine. Review them, then pass trust_remote_code=True."
             )
-        hub = require("huggingface_hub", "hub", "ToolCollection.from_hub")
-        collection = hub.get_collection(collection_slug, token=token)
-        spaces = [item.item_id for item in collection.items if item.item_type == "space"]
+        from ._tool_adapters import _hub_collection_spaces
+
+        spaces = _hub_collection_spaces(collection_slug, token)
         return cls([Tool.from_hub(space, token=token, trust_remote_code=True) for space in spaces])
 
     @classmethod
@@ -617,486 +592,15 @@ class ToolCollection:
         """Connect to MCP server(s) and yield their tools; the connection closes on exit.
 
         ``server_parameters``: an ``mcp.StdioServerParameters``, a dict ``{"url": ...,
-        "transport": "streamable-http" | "sse"}``, or a list of those.
+        "transport": "streamable-http" | "sse"}``, or a list of those. To manage the
+        connection yourself, use :class:`smolagents.mcp_client.MCPClient`.
         """
         if not trust_remote_code:
             raise UserError(
                 "ToolCollection.from_mcp starts or connects to an MCP server whose tools run code. "
                 "Make sure you trust it, then pass trust_remote_code=True."
             )
-        with _mcp_connection(server_parameters, structured_output) as tools:
+        from .mcp_client import MCPClient
+
+        with MCPClient(server_parameters, structured_output=structured_output) as tools:
             yield cls(tools)
-
-
-# --------------------------------------------------------------------------- tool source code
-
-_PIP_NAMES = {
-    "PIL": "pillow",
-    "bs4": "beautifulsoup4",
-    "cv2": "opencv-python",
-    "sklearn": "scikit-learn",
-    "skimage": "scikit-image",
-    "yaml": "pyyaml",
-    "dotenv": "python-dotenv",
-    "docx": "python-docx",
-    "pptx": "python-pptx",
-    "Bio": "biopython",
-    "dateutil": "python-dateutil",
-    "attr": "attrs",
-}
-
-
-def _requirements(code: str) -> list[str]:
-    """Third-party distributions the code imports (stdlib and smolagents left out)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module.split(".")[0])
-    skip = set(sys.stdlib_module_names) | {"smolagents", "__future__"}
-    return sorted({_PIP_NAMES.get(name, name) for name in found if name not in skip})
-
-
-def _attribute_paths(tree: ast.AST) -> set[str]:
-    """Dotted names read in the code ('urllib.parse.quote'), to import submodules they need."""
-    paths = set()
-    for node in ast.walk(tree):
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if parts and isinstance(node, ast.Name):
-            paths.add(".".join([node.id, *reversed(parts)]))
-    return paths
-
-
-def _free_names(tree: ast.AST) -> list[str]:
-    """Names a definition reads but never binds (over-approximate binding is fine here)."""
-    loaded: dict[str, None] = {}
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                loaded[node.id] = None
-            else:
-                bound.add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler)):
-            bound.add(node.name or "")
-    return [name for name in loaded if name not in bound and not hasattr(builtins, name)]
-
-
-class _SourceBuilder:
-    """Collects a definition, the definitions it depends on and the imports they need."""
-
-    def __init__(self, owner: str) -> None:
-        self.owner = owner
-        self.imports: dict[str, None] = {}
-        self.blocks: list[str] = []
-        self.seen: set[int] = set()
-
-    def add(self, obj: Any, tool_decorator: bool = False) -> None:
-        self.seen.add(id(obj))
-        try:
-            source = textwrap.dedent(inspect.getsource(obj))
-        except (OSError, TypeError) as exc:
-            raise UserError(
-                f"Cannot serialise tool '{self.owner}': the source of '{obj.__qualname__}' is not "
-                f"available ({exc}). Define it in a file or a notebook cell, not in exec()'d code."
-            ) from None
-        tree = ast.parse(source)
-        node = tree.body[0]
-        if tool_decorator and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            lines = source.splitlines()
-            drop = {d.lineno - 1 for d in node.decorator_list if ast.unparse(d).split(".")[-1] == "tool"}
-            source = "@tool\n" + "\n".join(line for i, line in enumerate(lines) if i not in drop)
-            self.imports["from smolagents.tools import tool"] = None
-        if isinstance(obj, type):
-            namespace, home = vars(sys.modules[obj.__module__]), obj.__module__
-        else:
-            closure = inspect.getclosurevars(obj)
-            namespace, home = {**obj.__globals__, **closure.nonlocals}, obj.__module__
-        paths = _attribute_paths(tree)
-        for name in _free_names(tree):
-            if name in namespace:
-                self._resolve(name, namespace[name], home, paths)
-        self.blocks.append(source.rstrip())
-
-    def _resolve(self, name: str, value: Any, home: str, paths: set[str]) -> None:
-        if isinstance(value, types.ModuleType):
-            module = value.__name__
-            self.imports[f"import {module}" if module == name else f"import {module} as {name}"] = None
-            for path in paths:  # e.g. urllib.parse.quote needs 'import urllib.parse'
-                parts = path.split(".")
-                for end in range(2, len(parts) + 1):
-                    submodule = ".".join([module, *parts[1:end]])
-                    if parts[0] == name and submodule in sys.modules:
-                        self.imports[f"import {submodule}"] = None
-            return
-        if id(value) in self.seen:
-            return
-        if isinstance(value, _FunctionTool):
-            self.add(value.forward, tool_decorator=True)
-            return
-        module = getattr(value, "__module__", None)
-        if (
-            isinstance(module, str)
-            and module not in (home, "__main__")
-            and not module.startswith(_CODE_MODULE_PREFIX)
-        ):
-            owner = sys.modules.get(module)
-            qualname = getattr(value, "__qualname__", None)
-            if owner is not None and getattr(owner, name, None) is value:
-                self.imports[f"from {module} import {name}"] = None
-                return
-            if owner is not None and isinstance(qualname, str) and getattr(owner, qualname, None) is value:
-                self.imports[f"from {module} import {qualname} as {name}"] = None
-                return
-        if isinstance(value, (types.FunctionType, type)):
-            self.add(value)
-            if value.__name__ != name:
-                self.blocks.append(f"{name} = {value.__name__}")
-            return
-        try:
-            literal = ast.literal_eval(repr(value)) == value
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            literal = False
-        if literal:
-            self.blocks.append(f"{name} = {value!r}")
-            return
-        raise UserError(
-            f"Cannot serialise tool '{self.owner}': it uses the global '{name}' "
-            f"({type(value).__name__}), which is neither a module, an importable object, a "
-            "function or class with source, nor a literal. Create it inside the tool (e.g. in setup())."
-        )
-
-    def code(self) -> str:
-        return "\n".join(self.imports) + "\n\n\n" + "\n\n\n".join(self.blocks) + "\n"
-
-
-def _tool_source(tool: Tool) -> str:
-    builder = _SourceBuilder(getattr(tool, "name", type(tool).__name__))
-    if isinstance(tool, _FunctionTool):
-        builder.add(tool.forward, tool_decorator=True)
-    else:
-        builder.add(type(tool))
-    return builder.code()
-
-
-_GRADIO_APP = '''"""A small Gradio demo for the tool in TOOL_FILE.py."""
-
-import json
-from pathlib import Path
-
-import gradio as gr
-
-from smolagents.tools import Tool
-
-tool = Tool.from_code(Path(__file__).with_name("TOOL_FILE.py").read_text(encoding="utf-8"))
-
-
-def run(*values):
-    kwargs = {}
-    for (name, spec), value in zip(tool.inputs.items(), values):
-        if value not in ("", None):
-            kwargs[name] = value if spec["type"] == "string" else json.loads(value)
-    return str(tool(**kwargs))
-
-
-gr.Interface(
-    fn=run,
-    inputs=[gr.Textbox(label=f"{name} ({spec['type']}): {spec['description']}") for name, spec in tool.inputs.items()],
-    outputs=gr.Textbox(label="output"),
-    title=tool.name,
-    description=tool.description,
-).launch()
-'''
-
-
-# --------------------------------------------------------------------------- adapters
-
-
-def _identifier(name: str) -> str:
-    """A tool or argument name made into a valid Python identifier ('get-weather' -> 'get_weather')."""
-    text = re.sub(r"\W", "_", str(name)) or "tool"
-    if text[0].isdigit():
-        text = f"_{text}"
-    return f"{text}_" if keyword.iskeyword(text) else text
-
-
-def _input_from_json_schema(name: str, spec: dict[str, Any], required: bool) -> dict[str, Any]:
-    """One JSON-schema property (LangChain args, MCP inputSchema) as a tool input."""
-    kinds: list[str] = []
-    nullable = not required or "default" in spec
-    for option in spec.get("anyOf") or spec.get("oneOf") or [spec]:
-        kind = option.get("type", "any") if isinstance(option, dict) else "any"
-        for item in kind if isinstance(kind, list) else [kind]:
-            if item == "null":
-                nullable = True
-            elif item not in kinds:
-                kinds.append(item if item in AUTHORIZED_TYPES else "any")
-    kinds = ["any"] if not kinds or "any" in kinds else kinds
-    entry: dict[str, Any] = {
-        "type": kinds[0] if len(kinds) == 1 else kinds,
-        "description": spec.get("description") or spec.get("title") or name,
-    }
-    entry.update({key: spec[key] for key in ("enum", "items", "properties") if key in spec})
-    if nullable:
-        entry["nullable"] = True
-    return entry
-
-
-class _LangChainTool(Tool):
-    """A LangChain tool, adapted by duck typing (``name``, ``description``, ``args``, ``run``)."""
-
-    def __init__(self, langchain_tool: Any) -> None:
-        self.langchain_tool = langchain_tool
-        self.name = _identifier(langchain_tool.name)
-        self.description = langchain_tool.description or f"The LangChain tool {langchain_tool.name}."
-        args = dict(getattr(langchain_tool, "args", None) or {})
-        self.inputs = {
-            key: _input_from_json_schema(key, dict(spec), "default" not in spec) for key, spec in args.items()
-        }
-        self.output_type = "string"
-        super().__init__()
-
-    def forward(self, **kwargs: Any) -> Any:
-        return self.langchain_tool.run({key: value for key, value in kwargs.items() if value is not None})
-
-
-_GRADIO_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
-_GRADIO_MEDIA = {"Image": "image", "Audio": "audio"}
-
-
-def _gradio_type(entry: dict[str, Any]) -> str:
-    if entry.get("component") in _GRADIO_MEDIA:
-        return _GRADIO_MEDIA[entry["component"]]
-    kind = str((entry.get("python_type") or {}).get("type", ""))
-    if kind.lower().startswith(("dict", "typeddict")):
-        return "object"
-    if kind.lower().startswith(("list", "tuple")):
-        return "array"
-    if kind.startswith("Literal") or kind == "filepath":
-        return "string"
-    return _GRADIO_TYPES.get(kind, "any")
-
-
-class _SpaceTool(Tool):
-    """A Gradio Space endpoint called through ``gradio_client``."""
-
-    def __init__(
-        self, client: Any, api_name: str, name: str, description: str, endpoint: dict[str, Any]
-    ) -> None:
-        self.client, self.api_name = client, api_name
-        self.name, self.description = name, description
-        self.inputs = {}
-        for param in endpoint.get("parameters", []):
-            key = _identifier(param.get("parameter_name") or param.get("label") or f"arg{len(self.inputs)}")
-            spec = {"type": _gradio_type(param), "description": param.get("label") or key}
-            if param.get("parameter_has_default"):
-                spec["nullable"] = True
-            self.inputs[key] = spec
-        returns = endpoint.get("returns", [])
-        self.output_type = _gradio_type(returns[0]) if len(returns) == 1 else "any"
-        super().__init__()
-
-    def forward(self, **kwargs: Any) -> Any:
-        from .agent_types import AgentAudio, AgentImage
-
-        gradio_client = require("gradio_client", "gradio", "Tool.from_space")
-        arguments = {}
-        for key, value in kwargs.items():
-            if value is None:
-                continue
-            kind = self.inputs[key]["type"]
-            if kind in ("image", "audio"):
-                path = (AgentImage if kind == "image" else AgentAudio)(value).to_string()
-                value = gradio_client.handle_file(path)
-            arguments[key] = value
-        result = self.client.predict(**arguments, api_name=self.api_name)
-        if isinstance(result, dict) and "path" in result:
-            result = result["path"]
-        if self.output_type == "image":
-            return AgentImage(result)
-        if self.output_type == "audio":
-            return AgentAudio(result)
-        return result
-
-
-def _space_tool(space_id: str, name: str, description: str, api_name: str | None, token: str | None) -> Tool:
-    gradio_client = require("gradio_client", "gradio", "Tool.from_space")
-    client = gradio_client.Client(space_id, hf_token=token) if token else gradio_client.Client(space_id)
-    api = client.view_api(return_format="dict", print_info=False) or {}
-    endpoints = api.get("named_endpoints") or {}
-    if not endpoints:
-        raise UserError(f"The Space '{space_id}' exposes no named API endpoint to call.")
-    api_name = api_name or next(iter(endpoints))
-    if api_name not in endpoints:
-        raise UserError(f"The Space '{space_id}' has no endpoint {api_name!r}; it has {list(endpoints)}.")
-    return _SpaceTool(client, api_name, name, description, endpoints[api_name])
-
-
-class _MCPSession:
-    """One MCP client session, served by a private event loop on a daemon thread.
-
-    The session is opened, used and closed by a single task (anyio requires it); tool calls
-    are submitted to that loop from whatever thread the agent calls the tool on.
-    """
-
-    def __init__(self, parameters: Any, timeout: float = 60.0) -> None:
-        import asyncio
-        import concurrent.futures
-
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="smolagents-mcp", daemon=True)
-        self.thread.start()
-        self.session: Any = None
-        self._closing = asyncio.Event()
-        self._ready: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
-        self._main = asyncio.run_coroutine_threadsafe(self._serve(parameters), self.loop)
-        try:
-            self.tools = self._ready.result(timeout)
-        except BaseException as exc:
-            self.close()
-            if isinstance(exc, (UserError, ImportError, KeyboardInterrupt)):
-                raise
-            raise ConnectionError(
-                f"Could not start or connect to the MCP server {parameters!r}: {_root_cause(exc)}"
-            ) from exc
-
-    async def _serve(self, parameters: Any) -> None:
-        mcp = require("mcp", "mcp", "ToolCollection.from_mcp")
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                streams = await stack.enter_async_context(_mcp_transport(mcp, parameters))
-                self.session = await stack.enter_async_context(mcp.ClientSession(streams[0], streams[1]))
-                await self.session.initialize()
-                self._ready.set_result((await self.session.list_tools()).tools)
-                await self._closing.wait()
-        except BaseException as exc:
-            if self._ready.done():
-                raise
-            self._ready.set_exception(exc)
-
-    def call(self, name: str, arguments: dict[str, Any]) -> Any:
-        import asyncio
-
-        return asyncio.run_coroutine_threadsafe(self.session.call_tool(name, arguments), self.loop).result()
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self._closing.set)
-        with contextlib.suppress(BaseException):
-            self._main.result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        if not self.thread.is_alive():
-            self.loop.close()
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The first leaf of nested exception groups, as 'Type: message'."""
-    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # exception groups
-        exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _mcp_transport(mcp: Any, parameters: Any) -> Any:
-    if isinstance(parameters, mcp.StdioServerParameters):
-        from mcp.client.stdio import stdio_client
-
-        return stdio_client(parameters)
-    if isinstance(parameters, dict) and "url" in parameters:
-        transport = parameters.get("transport", "streamable-http")
-        options = {key: value for key, value in parameters.items() if key not in ("url", "transport")}
-        if transport == "sse":
-            from mcp.client.sse import sse_client
-
-            return sse_client(parameters["url"], **options)
-        if transport in ("streamable-http", "streamable_http", "http"):
-            from mcp.client import streamable_http
-
-            # mcp 2.x names it streamable_http_client; 1.x streamablehttp_client.
-            connect = (
-                getattr(streamable_http, "streamable_http_client", None)
-                or streamable_http.streamablehttp_client
-            )
-            return connect(parameters["url"], **options)
-        raise UserError(f"Unknown MCP transport {transport!r}; use 'streamable-http' or 'sse'.")
-    raise UserError(
-        "ToolCollection.from_mcp needs mcp.StdioServerParameters(command=..., args=[...]) or a dict "
-        f"{{'url': ..., 'transport': 'streamable-http' | 'sse'}}, got {type(parameters).__name__}."
-    )
-
-
-def _mcp_field(obj: Any, snake: str, camel: str) -> Any:
-    """Read a field under its mcp 2.x (snake_case) or 1.x (camelCase) name."""
-    value = getattr(obj, snake, None)
-    return getattr(obj, camel, None) if value is None else value
-
-
-class _MCPTool(Tool):
-    """A tool served by an MCP server."""
-
-    def __init__(self, session: _MCPSession, remote: Any, structured_output: bool | None) -> None:
-        self._session, self._remote_name = session, remote.name
-        self.name = _identifier(remote.name)
-        self.description = remote.description or f"The MCP tool {remote.name}."
-        schema = _mcp_field(remote, "input_schema", "inputSchema") or {}
-        required = set(schema.get("required") or [])
-        self._arg_names = {_identifier(key): key for key in schema.get("properties") or {}}
-        self.inputs = {
-            _identifier(key): _input_from_json_schema(key, spec, key in required)
-            for key, spec in (schema.get("properties") or {}).items()
-        }
-        output_schema = _mcp_field(remote, "output_schema", "outputSchema")
-        self._structured = output_schema is not None if structured_output is None else structured_output
-        self.output_type = "object" if self._structured else "string"
-        self.output_schema = output_schema if self._structured else None
-        super().__init__()
-
-    def forward(self, **kwargs: Any) -> Any:
-        import base64
-
-        from .agent_types import AgentImage
-        from .errors import AgentToolExecutionError
-
-        arguments = {
-            self._arg_names.get(key, key): value for key, value in kwargs.items() if value is not None
-        }
-        result = self._session.call(self._remote_name, arguments)
-        texts = [item.text for item in result.content if getattr(item, "type", None) == "text"]
-        if _mcp_field(result, "is_error", "isError"):
-            raise AgentToolExecutionError(
-                f"MCP tool '{self.name}' failed: {' '.join(texts) or 'no details given'}"
-            )
-        if self._structured:
-            structured = _mcp_field(result, "structured_content", "structuredContent")
-            if structured is not None:
-                return structured
-            with contextlib.suppress(ValueError):
-                return json.loads("\n".join(texts))
-        images = [item for item in result.content if getattr(item, "type", None) == "image"]
-        if images and not texts:
-            return AgentImage(base64.b64decode(images[0].data))
-        return "\n".join(texts)
-
-
-@contextmanager
-def _mcp_connection(server_parameters: Any, structured_output: bool | None) -> Iterator[list[Tool]]:
-    require("mcp", "mcp", "ToolCollection.from_mcp")
-    sessions: list[_MCPSession] = []
-    try:
-        for parameters in server_parameters if isinstance(server_parameters, list) else [server_parameters]:
-            sessions.append(_MCPSession(parameters))
-        yield [
-            _MCPTool(session, remote, structured_output) for session in sessions for remote in session.tools
-        ]
-    finally:
-        for session in sessions:
-            session.close()

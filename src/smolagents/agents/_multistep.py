@@ -7,7 +7,6 @@ action of one step (``_step_flow``) and their system prompt.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator
@@ -32,7 +31,7 @@ from ..monitoring import AgentLogger
 from ..tools import Tool
 from ._callbacks import CallbackRegistry, call_with_optional_agent
 from ._loop import ModelCall, drive_async, drive_sync, run_flow_to_end
-from ._managed import ManagedAgentTool, managed_agent_inputs
+from ._managed import ManagedAgentCalls, ManagedAgentTool, managed_agent_inputs
 from ._prompts import EMPTY_PROMPT_TEMPLATES, PromptTemplates, merge_prompt_templates, populate_template
 
 __all__ = ["MultiStepAgent"]
@@ -42,7 +41,7 @@ def _text(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}]
 
 
-class MultiStepAgent:
+class MultiStepAgent(ManagedAgentCalls):
     """Solves a task step by step (ReAct): the model acts, the agent observes, until a
     final answer or ``max_steps``.
 
@@ -369,69 +368,6 @@ class MultiStepAgent:
         from ._serialization import pull_agent
 
         return pull_agent(cls, repo_id, token=token, trust_remote_code=trust_remote_code, **kwargs)
-
-    # ------------------------------------------------------------------ managed-agent use
-    def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
-        """Called by a manager: run on the task and report the answer (or the failure)."""
-        target, acquired = self._claim_for_call()
-        try:
-            full_task = target._managed_task(task)
-            result = target.run(full_task, additional_args=additional_args, return_full_result=True, **kwargs)
-            return target._managed_report(result)
-        finally:
-            if acquired:
-                self._run_lock.release()
-
-    async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
-        """Async form of :meth:`__call__`, used by async managers."""
-        target, acquired = self._claim_for_call()
-        try:
-            full_task = target._managed_task(task)
-            result = await target.arun(
-                full_task, additional_args=additional_args, return_full_result=True, **kwargs
-            )
-            return target._managed_report(result)
-        finally:
-            if acquired:
-                self._run_lock.release()
-
-    def _claim_for_call(self) -> tuple[MultiStepAgent, bool]:
-        """This agent if it is idle; otherwise a copy with its own memory, so two concurrent
-        calls never share (or corrupt) one memory."""
-        if self._run_lock.acquire(blocking=False):
-            return self, True
-        return self._clone_for_concurrent_call(), False
-
-    def _clone_for_concurrent_call(self) -> MultiStepAgent:
-        clone = copy.copy(self)
-        clone.memory = AgentMemory(self.system_prompt)
-        clone.state = {}
-        clone.interrupt_switch = False
-        clone._run_lock = threading.Lock()
-        return clone
-
-    def _managed_task(self, task: str) -> str:
-        return populate_template(
-            self.prompt_templates["managed_agent"]["task"], {"name": self.name, "task": task}
-        )
-
-    def _managed_report(self, result: RunResult) -> str:
-        if result.state == "success":
-            report = populate_template(
-                self.prompt_templates["managed_agent"]["report"],
-                {"name": self.name, "final_answer": result.output},
-            )
-        else:
-            report = (
-                f"Team member '{self.name}' FAILED to complete the task: it used all its steps "
-                f"({result.state}) without giving a final answer. What follows is an unverified guess "
-                f"reconstructed from its notes; do not rely on it without checking:\n{result.output}"
-            )
-        if self.provide_run_summary:
-            report += f"\n\nHere is the work log of team member '{self.name}':\n"
-            for message in self.write_memory_to_messages(summary_mode=True):
-                report += f"\n[{message.role}] {message.text}"
-        return report
 
     # ------------------------------------------------------------------ the run flow
     def _start_run(
