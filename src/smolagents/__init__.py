@@ -72,6 +72,7 @@ from .models import (
     agglomerate_stream_deltas,
     get_clean_message_list,
 )
+from .mcp_client import MCPClient
 from .monitoring import AgentLogger
 from .tools import Tool, ToolCollection, load_tool, tool
 
@@ -119,6 +120,7 @@ __all__ = [
     "AgentText",
     "AgentType",
     "DuckDuckGoSearchTool",
+    "MCPClient",
     "FinalAnswerTool",
     "SpeechToTextTool",
     "Tool",
