@@ -42,6 +42,7 @@ from .errors import (
     SandboxSecurityError,
     UserError,
 )
+from .mcp_client import MCPClient
 from .memory import (
     ActionOutput,
     ActionStep,
@@ -57,6 +58,7 @@ from .memory import (
 )
 from .models import (
     REMOVE_PARAMETER,
+    AmazonBedrockModel,
     ApiModel,
     AzureOpenAIModel,
     AzureOpenAIServerModel,
@@ -65,14 +67,19 @@ from .models import (
     ChatMessageToolCall,
     ChatMessageToolCallFunction,
     ChatMessageToolCallStreamDelta,
+    InferenceClientModel,
+    LiteLLMModel,
+    LiteLLMRouterModel,
     MessageRole,
+    MLXModel,
     Model,
     OpenAIModel,
     OpenAIServerModel,
+    TransformersModel,
+    VLLMModel,
     agglomerate_stream_deltas,
     get_clean_message_list,
 )
-from .mcp_client import MCPClient
 from .monitoring import AgentLogger
 from .tools import Tool, ToolCollection, load_tool, tool
 
@@ -100,6 +107,13 @@ __all__ = [
     "ToolOutput",
     # models
     "REMOVE_PARAMETER",
+    "AmazonBedrockModel",
+    "InferenceClientModel",
+    "LiteLLMModel",
+    "LiteLLMRouterModel",
+    "MLXModel",
+    "TransformersModel",
+    "VLLMModel",
     "ApiModel",
     "AzureOpenAIModel",
     "AzureOpenAIServerModel",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from typing import Any, TypedDict
 
 from ..errors import UserError

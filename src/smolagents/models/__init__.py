@@ -20,10 +20,17 @@ from ._messages import (
 from ._text import remove_content_after_stop_sequences, split_reasoning
 from .api import ApiModel
 from .base import REMOVE_PARAMETER, Model
+from .bedrock import AmazonBedrockModel
+from .huggingface import InferenceClientModel
+from .litellm import LiteLLMModel, LiteLLMRouterModel
+from .mlx import MLXModel
 from .openai import AzureOpenAIModel, AzureOpenAIServerModel, OpenAIModel, OpenAIServerModel
+from .transformers import TransformersModel
+from .vllm import VLLMModel
 
 __all__ = [
     "REMOVE_PARAMETER",
+    "AmazonBedrockModel",
     "ApiModel",
     "AzureOpenAIModel",
     "AzureOpenAIServerModel",
@@ -32,10 +39,16 @@ __all__ = [
     "ChatMessageToolCall",
     "ChatMessageToolCallFunction",
     "ChatMessageToolCallStreamDelta",
+    "InferenceClientModel",
+    "LiteLLMModel",
+    "LiteLLMRouterModel",
+    "MLXModel",
     "MessageRole",
     "Model",
     "OpenAIModel",
     "OpenAIServerModel",
+    "TransformersModel",
+    "VLLMModel",
     "agglomerate_stream_deltas",
     "content_to_text",
     "get_clean_message_list",

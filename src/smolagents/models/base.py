@@ -328,5 +328,12 @@ _LAZY_CLASSES: dict[str, str] = {
     "OpenAIServerModel": ".openai",
     "AzureOpenAIModel": ".openai",
     "AzureOpenAIServerModel": ".openai",
+    "InferenceClientModel": ".huggingface",
+    "LiteLLMModel": ".litellm",
+    "LiteLLMRouterModel": ".litellm",
+    "AmazonBedrockModel": ".bedrock",
+    "TransformersModel": ".transformers",
+    "VLLMModel": ".vllm",
+    "MLXModel": ".mlx",
 }
 """Where ``from_dict`` finds model classes by name; other adapter modules add themselves here."""
