@@ -61,6 +61,8 @@ EMPTY_PROMPT_TEMPLATES = PromptTemplates(
 
 def load_prompt_templates(name: str) -> PromptTemplates:
     """Load one of the packaged YAML prompt files (e.g. ``"toolcalling_agent"``)."""
+    import importlib.resources
+
     import yaml
 
     text = (
