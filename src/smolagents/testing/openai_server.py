@@ -134,6 +134,9 @@ class OpenAICompatibleServer:
     - An empty queue answers 500 "no scripted reply left" (or uses ``default`` if given).
     - Usage defaults to word counts: prompt = words in all messages, completion = words in
       the reply.
+    - POST ``.../api/chat`` speaks Ollama's native chat API (what LiteLLM's ``ollama_chat/``
+      models call) from the same script: ``options.stop`` is applied, answers stream as NDJSON
+      unless ``"stream": false``, usage is ``prompt_eval_count`` / ``eval_count``.
     """
 
     def __init__(
@@ -304,6 +307,58 @@ class OpenAICompatibleServer:
         choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
         return 200, {}, {**meta, "object": "chat.completion", "choices": [choice], "usage": usage}
 
+    def _answer_ollama_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """Ollama's ``/api/chat``: the scripted reply, answered in Ollama's shapes."""
+        options = body.get("options") if isinstance(body.get("options"), dict) else {}
+        chat = {"model": body.get("model", ""), "messages": body.get("messages") or []}
+        if options.get("stop") is not None:
+            chat["stop"] = options["stop"]
+        status, headers, answer = self._answer_chat(chat)
+        if status != 200:
+            error = answer.get("error", answer) if isinstance(answer, dict) else answer
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            return status, headers, {"error": message}
+        reply = answer["choices"][0]["message"]
+        message: dict[str, Any] = {"role": "assistant", "content": reply.get("content") or ""}
+        if reply.get("reasoning_content"):
+            message["thinking"] = reply["reasoning_content"]
+        calls = []
+        for call in reply.get("tool_calls") or []:
+            arguments = call["function"]["arguments"]
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                pass  # malformed on purpose: sent as scripted
+            calls.append({"function": {"name": call["function"]["name"], "arguments": arguments}})
+        if calls:
+            message["tool_calls"] = calls
+        final = {
+            "model": answer["model"],
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "message": message,
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": answer["usage"]["prompt_tokens"],
+            "eval_count": answer["usage"]["completion_tokens"],
+        }
+        if body.get("stream") is False:
+            return 200, {}, final
+        return 200, {}, self._ollama_chunks(final)
+
+    def _ollama_chunks(self, final: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        meta = {"model": final["model"], "created_at": final["created_at"], "done": False}
+        message = final["message"]
+        for piece in _split(message["thinking"], self.chunk_size) if message.get("thinking") else []:
+            yield {**meta, "message": {"role": "assistant", "content": "", "thinking": piece}}
+        for piece in _split(message["content"], self.chunk_size) if message["content"] else []:
+            yield {**meta, "message": {"role": "assistant", "content": piece}}
+        if message.get("tool_calls"):  # Ollama sends each call whole
+            yield {
+                **meta,
+                "message": {"role": "assistant", "content": "", "tool_calls": message["tool_calls"]},
+            }
+        yield {**final, "message": {"role": "assistant", "content": ""}}
+
     def _chunks(
         self,
         meta: dict[str, Any],
@@ -387,6 +442,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def _send_ndjson(self, lines: Iterator[dict[str, Any]]) -> None:
+        """Newline-delimited JSON, as Ollama streams."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for line in lines:
+            data = (json.dumps(line) + "\n").encode()
+            self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def do_GET(self) -> None:
         request = self._request(None)
         self.app._record(request)
@@ -409,6 +477,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request = self._request(payload)
         self.app._record(request)
+        if re.search(r"/api/chat/?$", request.path) and isinstance(payload, dict):
+            status, headers, answer = self.app._answer_ollama_chat(payload)
+            if isinstance(answer, Iterator):
+                self._send_ndjson(answer)
+            else:
+                self._send_json(status, answer, headers)
+            return
         if not re.search(r"/chat/completions/?$", request.path):
             self._send_json(404, _error_body(f"unknown path {request.path}", 404))
             return
