@@ -22,6 +22,7 @@ from .agents import (
 from .default_tools import (
     DuckDuckGoSearchTool,
     FinalAnswerTool,
+    PythonInterpreterTool,
     SpeechToTextTool,
     UserInputTool,
     VisitWebpageTool,
@@ -136,6 +137,7 @@ __all__ = [
     "DuckDuckGoSearchTool",
     "MCPClient",
     "FinalAnswerTool",
+    "PythonInterpreterTool",
     "SpeechToTextTool",
     "Tool",
     "ToolCollection",

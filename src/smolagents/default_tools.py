@@ -27,6 +27,7 @@ __all__ = [
     "TOOL_MAPPING",
     "DuckDuckGoSearchTool",
     "FinalAnswerTool",
+    "PythonInterpreterTool",
     "SpeechToTextTool",
     "UserInputTool",
     "VisitWebpageTool",
@@ -65,6 +66,38 @@ class FinalAnswerTool(Tool):
 
     def forward(self, answer: Any) -> Any:
         return answer
+
+
+class PythonInterpreterTool(Tool):
+    """Runs Python in a fresh sandbox (LocalPythonExecutor) for each call, so a
+    ToolCallingAgent can compute without any state leaking between calls."""
+
+    name = "python_interpreter"
+    description = (
+        "Evaluates Python code in a fresh, sandboxed interpreter and returns what it printed and the value of "
+        "its last expression. Nothing persists between calls. Use it for calculations and data processing."
+    )
+    inputs = {
+        "code": {
+            "type": "string",
+            "description": "The Python code to run. Print what you need to see, or end with the expression to return.",
+        }
+    }
+    output_type = "string"
+
+    def __init__(self, *args: Any, authorized_imports: list[str] | None = None, **kwargs: Any) -> None:
+        from .local_python_executor import BASE_BUILTIN_MODULES
+
+        self.authorized_imports = sorted(set(BASE_BUILTIN_MODULES) | set(authorized_imports or []))
+        self.description = f"{type(self).description} Modules it can import: {self.authorized_imports}."
+        super().__init__(*args, **kwargs)
+
+    def forward(self, code: str) -> str:
+        from .local_python_executor import LocalPythonExecutor
+
+        with LocalPythonExecutor(self.authorized_imports) as executor:
+            result = executor(code)
+        return f"Stdout:\n{result.logs}\nOutput: {result.output}"
 
 
 class UserInputTool(Tool):
@@ -274,5 +307,6 @@ class SpeechToTextTool(Tool):
 # Tools that ``add_base_tools=True`` adds, by name. The agents module adds the Python
 # interpreter tool (for ToolCallingAgent only) next to these.
 TOOL_MAPPING: dict[str, type[Tool]] = {
-    tool_class.name: tool_class for tool_class in (DuckDuckGoSearchTool, VisitWebpageTool, SpeechToTextTool)
+    tool_class.name: tool_class
+    for tool_class in (DuckDuckGoSearchTool, VisitWebpageTool, PythonInterpreterTool, SpeechToTextTool)
 }

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
 from typing import Any
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
-from ..errors import AgentError, AgentGenerationError, AgentMaxStepsError, UserError
+from ..errors import AgentError, AgentGenerationError, AgentMaxStepsError, MissingDependencyError, UserError
 from ..memory import (
     ActionOutput,
     ActionStep,
@@ -164,7 +165,10 @@ class MultiStepAgent(ManagedAgentCalls):
         if add_base_tools:
             for tool_name in self._base_tool_names:
                 if tool_name in TOOL_MAPPING and tool_name not in self.tools:
-                    self.tools[tool_name] = TOOL_MAPPING[tool_name]()
+                    try:
+                        self.tools[tool_name] = TOOL_MAPPING[tool_name]()
+                    except MissingDependencyError as exc:  # e.g. web search without the toolkit extra
+                        warnings.warn(f"add_base_tools: skipped {tool_name!r}: {exc}", stacklevel=3)
         self.tools.setdefault("final_answer", FinalAnswerTool())
         clash = set(self.tools) & set(self.managed_agents)
         if clash:
