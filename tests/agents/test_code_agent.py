@@ -22,8 +22,6 @@ from smolagents import (
 from smolagents.agents._code_parsing import extract_code, resolve_code_block_tags
 from smolagents.testing import ScriptedModel
 
-pytest.importorskip("smolagents.local_python_executor")
-
 
 def code(body: str, thought: str = "Thought: let me compute.") -> str:
     return f"{thought}\n<code>\n{body}\n</code>"
@@ -272,3 +270,12 @@ def double(n: int) -> int:
 def test_tool_called_from_code():
     agent = make_agent([code("final_answer(double(n=21))")], tools=[double])
     assert agent.run("x") == 42
+
+
+def test_sandbox_object_with_custom_str_as_last_output_does_not_break_the_step():
+    agent = make_agent(
+        [code("class Point:\n    def __str__(self):\n        return 'P'\np = Point()\np"), code("final_answer('ok')")]
+    )
+    assert agent.run("x") == "ok"
+    step = agent.memory.steps[1]
+    assert step.error is None and "Point object defined in the sandbox" in step.observations

@@ -724,9 +724,6 @@ def test_tool_calling_agent_run_streamed_and_not(server, bedrock_model) -> None:
 
 
 def test_code_agent_run(server, bedrock_model) -> None:
-    executor = pytest.importorskip("smolagents.local_python_executor")
-    if not hasattr(executor, "BASE_BUILTIN_MODULES"):
-        pytest.skip("the sandbox package smolagents.local_python_executor is not complete yet")
     from smolagents import CodeAgent
 
     server.enqueue("Thought: I will compute it.\n<code>\nfinal_answer(6*7)\n</code>")

@@ -411,7 +411,6 @@ def test_streamed_and_plain_agent_runs_count_the_same_tokens(agent_model: Transf
 
 
 def test_code_agent_runs_on_the_tiny_model(tmp_path: Path) -> None:
-    pytest.importorskip("smolagents.local_python_executor")
     from smolagents import CodeAgent
 
     model = TransformersModel(model_id=str(build_text_model(tmp_path, CODE_SCRIPT, PLAIN_TEMPLATE)))

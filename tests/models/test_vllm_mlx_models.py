@@ -452,7 +452,6 @@ def test_missing_mlx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # =========================================================================== shared
 def _run_code_agent(model: Model) -> None:
-    pytest.importorskip("smolagents.local_python_executor")
     from smolagents import CodeAgent
 
     try:

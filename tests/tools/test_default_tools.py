@@ -12,6 +12,7 @@ from smolagents.default_tools import (
     TOOL_MAPPING,
     DuckDuckGoSearchTool,
     FinalAnswerTool,
+    PythonInterpreterTool,
     SpeechToTextTool,
     UserInputTool,
     VisitWebpageTool,
@@ -77,6 +78,7 @@ def test_tool_mapping() -> None:
     assert {
         "web_search": DuckDuckGoSearchTool,
         "visit_webpage": VisitWebpageTool,
+        "python_interpreter": PythonInterpreterTool,
         "transcriber": SpeechToTextTool,
     } == TOOL_MAPPING
 

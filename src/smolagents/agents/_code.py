@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import Any, NoReturn
 
 from .._monitoring_types import LogLevel
-from ..errors import AgentExecutionError, UserError
+from ..errors import AgentExecutionError, SandboxSecurityError, UserError
 from ..memory import ActionOutput, ActionStep, ToolCall, ToolOutput
 from ..models._messages import ChatMessage
 from ..tools import Tool
@@ -35,6 +35,15 @@ CODEAGENT_RESPONSE_FORMAT = {
         "strict": True,
     },
 }
+
+
+def _describe(value: Any) -> str:
+    """``str(value)``, except for objects whose sandbox-defined ``__str__`` refuses to run
+    outside the sandbox: those are named by type instead of failing the step."""
+    try:
+        return str(value)
+    except SandboxSecurityError:
+        return f"<{type(value).__name__} object defined in the sandbox>"
 
 
 class CodeAgent(MultiStepAgent):
@@ -188,13 +197,13 @@ class CodeAgent(MultiStepAgent):
         logs = result.logs or ""
         observation = "Execution logs:\n" + logs
         if not result.is_final_answer:
-            observation += f"\nLast output from code snippet:\n{result.output}"
+            observation += f"\nLast output from code snippet:\n{_describe(result.output)}"
         memory_step.observations = observation
         memory_step.action_output = result.output
         if logs:
             self.logger.log(f"[bold]Execution logs:[/]\n{logs}", level=LogLevel.INFO)
         if not result.is_final_answer:
-            self.logger.log(f"Out: {result.output}", level=LogLevel.INFO)
+            self.logger.log(f"Out: {_describe(result.output)}", level=LogLevel.INFO)
         yield ToolOutput(
             id=code_call.id,
             output=result.output,

@@ -1,0 +1,284 @@
+"""AST builders, static checks and the ``match``/``import`` rules of the rewriter (``_transform``)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from ._policy import BLOCKED_ATTRIBUTES
+
+__all__ = [
+    "CHECKED_BINOPS",
+    "CHECKED_INPLACE",
+    "OPERATOR_NODES",
+    "PLAIN_NODES",
+    "REFUSED_NODES",
+    "MatchAndImportRules",
+    "StaticRefusal",
+    "call",
+    "fast_test",
+    "inline_safe_test",
+    "load",
+    "spec_is_small",
+    "store",
+    "tick_condition",
+    "tick_statement",
+    "tick_test",
+]
+
+REFUSED_NODES = {
+    "AsyncFunctionDef": "async functions (async def) are not supported in the sandbox; write a regular function",
+    "AsyncFor": "'async for' is not supported in the sandbox",
+    "AsyncWith": "'async with' is not supported in the sandbox",
+    "Await": "'await' is not supported in the sandbox",
+    "TryStar": "'except*' (exception groups) is not supported in the sandbox; use a plain 'except'",
+}
+
+PLAIN_NODES = frozenset(
+    {
+        "Expr",
+        "Pass",
+        "Break",
+        "Continue",
+        "Return",
+        "If",
+        "Assert",
+        "Raise",
+        "Delete",
+        "BoolOp",
+        "UnaryOp",
+        "IfExp",
+        "Dict",
+        "Set",
+        "List",
+        "Tuple",
+        "Starred",
+        "Compare",
+        "Constant",
+        "Subscript",
+        "Slice",
+        "Index",
+        "JoinedStr",
+        "withitem",
+        "match_case",
+        "MatchValue",
+        "MatchSingleton",
+        "MatchSequence",
+        "MatchOr",
+        "type_ignore",
+        "TypeAlias",
+        "TypeVar",
+        "ParamSpec",
+        "TypeVarTuple",
+    }
+)
+OPERATOR_NODES = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+
+CHECKED_BINOPS = {
+    ast.Mult: "__sb_mul__",
+    ast.Pow: "__sb_pow__",
+    ast.LShift: "__sb_lshift__",
+    ast.Mod: "__sb_mod__",
+}
+CHECKED_INPLACE = {
+    ast.Mult: "__sb_imul__",
+    ast.Pow: "__sb_ipow__",
+    ast.LShift: "__sb_ilshift__",
+    ast.Mod: "__sb_imod__",
+}
+#: f-string format specs with no number above this stay native (checked at compile time).
+_STATIC_SPEC_LIMIT = 100_000
+
+
+class StaticRefusal(Exception):
+    """The code was refused before running; ``security`` tells the error class."""
+
+    def __init__(self, message: str, node: ast.AST | None, security: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.lineno = getattr(node, "lineno", None)
+        self.security = security
+
+
+def load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def store(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def call(helper: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=load(helper), args=list(args), keywords=[])
+
+
+def fast_test(owner: str, private: bool) -> ast.Compare:
+    """``__sb_type__(owner) in __sb_fast__``: receivers whose attributes need no guard."""
+    table = "__sb_pfast__" if private else "__sb_fast__"
+    return ast.Compare(left=call("__sb_type__", load(owner)), ops=[ast.In()], comparators=[load(table)])
+
+
+def tick_test() -> ast.Call:
+    return call("__sb_next__", load("__sb_it__"), ast.Constant(True))
+
+
+def tick_statement() -> ast.If:
+    return ast.If(test=tick_test(), body=[ast.Expr(call("__sb_slow__"))], orelse=[])
+
+
+def tick_condition() -> ast.BoolOp:
+    """Always true; used as the first ``if`` of each comprehension clause."""
+    return ast.BoolOp(
+        op=ast.Or(), values=[ast.UnaryOp(op=ast.Not(), operand=tick_test()), call("__sb_slowt__")]
+    )
+
+
+def _simple(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and type(node.value) in (int, float))
+
+
+def _type_is(node: ast.Name, kind: str) -> ast.Compare:
+    return ast.Compare(left=call("__sb_type__", load(node.id)), ops=[ast.Is()], comparators=[load(kind)])
+
+
+def inline_safe_test(op: ast.operator, left: ast.expr, right: ast.expr) -> Any:
+    """An inline condition under which the native operator is safe (True: always; None:
+    always use the helper). The left operand is evaluated twice, so only names qualify."""
+    if isinstance(op, (ast.Mult, ast.Pow)) and any(
+        isinstance(side, ast.Constant) and type(side.value) is float for side in (left, right)
+    ):
+        return True  # float arithmetic cannot allocate
+    if isinstance(op, ast.Mod) and isinstance(left, ast.Name) and _simple(right):
+        return _type_is(left, "int")  # an int on the left is never string formatting
+    return None
+
+
+def spec_is_small(spec: str) -> bool:
+    digits = ""
+    for char in spec + " ":
+        if char.isdigit():
+            digits += char
+            continue
+        if digits and (len(digits) > 6 or int(digits) > _STATIC_SPEC_LIMIT):
+            return False
+        digits = ""
+    return True
+
+
+class MatchAndImportRules:
+    """Part of the rewriter: ``match`` patterns and ``import`` statements."""
+
+    match_prelude: list[ast.stmt]
+
+    # provided by the rewriter class
+    def visit(self, node: ast.AST) -> Any:
+        raise NotImplementedError
+
+    def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        raise NotImplementedError
+
+    def check_name(self, name: str, node: ast.AST, load: bool = False) -> None:
+        raise NotImplementedError
+
+    def check_binding(self, name: str, node: ast.AST, scope: str | None = None) -> None:
+        raise NotImplementedError
+
+    def temp(self) -> str:
+        raise NotImplementedError
+
+    def cleanup(self, names: list[str]) -> list[ast.stmt]:
+        raise NotImplementedError
+
+    def visit_Match(self, node: ast.Match) -> Any:
+        node.subject = self.visit(node.subject)
+        outer, self.match_prelude = self.match_prelude, []
+        for case in node.cases:
+            case.pattern = self.visit(case.pattern)
+        prelude, self.match_prelude = self.match_prelude, outer
+        for case in node.cases:
+            if case.guard is not None:
+                case.guard = self.visit(case.guard)
+            case.body = self.body(case.body)
+        if not prelude:
+            return node
+        names = [statement.targets[0].id for statement in prelude]  # type: ignore[attr-defined]
+        return [*(ast.copy_location(s, node) for s in prelude), node, *self.cleanup(names)]
+
+    def visit_MatchValue(self, node: ast.MatchValue) -> ast.MatchValue:
+        if not isinstance(node.value, ast.Attribute):
+            node.value = self.visit(node.value)
+            return node
+        # ``case Color.RED:`` must stay a dotted name: evaluate it (guarded) before the match
+        # into a holder, and match against ``holder.v``
+        holder = self.temp()
+        value = call("__sb_holder__", self.visit(node.value))
+        self.match_prelude.append(ast.Assign(targets=[store(holder)], value=value))
+        node.value = ast.Attribute(value=load(holder), attr="v", ctx=ast.Load())
+        return node
+
+    def capture(self, name: str | None, node: ast.AST) -> None:
+        if name is not None:
+            self.check_name(name, node)
+            self.check_binding(name, node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> ast.MatchAs:
+        self.capture(node.name, node)
+        if node.pattern is not None:
+            node.pattern = self.visit(node.pattern)
+        return node
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> ast.MatchStar:
+        self.capture(node.name, node)
+        return node
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> ast.MatchMapping:
+        self.capture(node.rest, node)
+        node.keys = [self.visit(key) for key in node.keys]
+        node.patterns = [self.visit(pattern) for pattern in node.patterns]
+        return node
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> ast.MatchClass:
+        for attr in node.kwd_attrs:
+            if attr.startswith("_") or attr in BLOCKED_ATTRIBUTES:
+                raise StaticRefusal(f"Forbidden attribute '{attr}' in class pattern", node)
+        node.cls = self.visit(node.cls)
+        node.patterns = [self.visit(pattern) for pattern in node.patterns]
+        node.kwd_patterns = [self.visit(pattern) for pattern in node.kwd_patterns]
+        return node
+
+    # ------------------------------------------------------------------ imports
+    def check_module_name(self, module: str, node: ast.AST) -> None:
+        if any(part.startswith("_") for part in module.split(".")):
+            raise StaticRefusal(f"Import of private module '{module}' is not allowed", node)
+
+    def visit_Import(self, node: ast.Import) -> list[ast.stmt]:
+        statements: list[ast.stmt] = []
+        for alias in node.names:
+            self.check_module_name(alias.name, node)
+            bound = alias.asname or alias.name.split(".")[0]
+            self.check_name(bound, node)
+            self.check_binding(bound, node)
+            importer = call("__sb_import__", ast.Constant(alias.name), ast.Constant(alias.asname is not None))
+            statements.append(ast.copy_location(ast.Assign(targets=[store(bound)], value=importer), node))
+        return statements
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> list[ast.stmt]:
+        if node.level:
+            raise StaticRefusal("Relative imports are not allowed in the sandbox", node)
+        module = node.module or ""
+        self.check_module_name(module, node)
+        statements: list[ast.stmt] = []
+        for alias in node.names:
+            if alias.name == "*":
+                statements.append(ast.Expr(call("__sb_import_star__", ast.Constant(module))))
+                continue
+            if alias.name.startswith("_"):
+                raise StaticRefusal(
+                    f"Import of private name '{alias.name}' from '{module}' is not allowed", node
+                )
+            bound = alias.asname or alias.name
+            self.check_name(bound, node)
+            self.check_binding(bound, node)
+            importer = call("__sb_import_from__", ast.Constant(module), ast.Constant(alias.name))
+            statements.append(ast.Assign(targets=[store(bound)], value=importer))
+        return [ast.copy_location(statement, node) for statement in statements]

@@ -1,0 +1,373 @@
+"""The builtins namespace of sandboxed code.
+
+Safe builtins are the real objects (so ``isinstance(x, list)`` and speed are native).
+Risky ones are replaced: ``print`` writes to the call's capture buffer, the attribute
+builtins go through the attribute policy, ``type`` refuses the three-argument form,
+``range``/``bytes``/``bytearray`` check sizes first, ``iter(f, sentinel)`` and big ranges
+tick so C consumers stay preemptible. ``eval``, ``exec``, ``compile``, ``open``,
+``__import__``, ``globals``, ``locals``, ``vars``, ``input``, ``breakpoint``,
+``memoryview`` and ``help`` are simply absent.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterator
+from itertools import islice
+from types import SimpleNamespace
+from typing import Any
+
+from ._limits import SandboxLimits, check_length
+from ._runtime import Runtime, WithProxy
+from ._security import AttributeGuard, AttrView
+
+__all__ = ["BigRange", "build_builtins"]
+
+_REAL_BUILTINS = [
+    "abs",
+    "all",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "callable",
+    "chr",
+    "classmethod",
+    "complex",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "frozenset",
+    "hash",
+    "hex",
+    "id",
+    "int",
+    "isinstance",
+    "issubclass",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "ord",
+    "property",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "super",
+    "tuple",
+    "zip",
+    "Ellipsis",
+    "NotImplemented",
+]
+_EXCEPTIONS = [
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException) and not name.startswith("_")
+]
+_RANGE_CHUNK = 4096
+_SUM_CHUNK = 4096
+
+
+class _CheckedMeta(type):
+    """Metaclass of the stand-ins for builtin types whose constructors need checks."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls._sb_real)  # type: ignore[attr-defined]
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return isinstance(sub, type) and issubclass(sub, cls._sb_real)  # type: ignore[attr-defined]
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(cls._sb_real[0], name)  # type: ignore[attr-defined]
+
+    def __repr__(cls) -> str:
+        return repr(cls._sb_real[0])  # type: ignore[attr-defined]
+
+
+def _stand_in(real: tuple[type, ...], make: Callable[..., Any]) -> type:
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return make(*args, **kwargs)  # not an instance of cls, so __init__ is skipped
+
+    return _CheckedMeta(real[0].__name__, (), {"_sb_real": real, "__new__": __new__, "__slots__": ()})
+
+
+class BigRange:
+    """A ``range`` longer than ``max_sequence_length``: lazy, ticking, never materialised."""
+
+    __slots__ = ("_limits", "_range", "_rt")
+
+    def __init__(self, real: range, runtime: Runtime, limits: SandboxLimits) -> None:
+        self._range = real
+        self._rt = runtime
+        self._limits = limits
+
+    def _iterate(self, real: range) -> Iterator[int]:
+        tick = self._rt.tick
+        for start in builtins.range(real.start, real.stop, real.step * _RANGE_CHUNK):
+            tick()
+            yield from builtins.range(start, real.stop, real.step)[:_RANGE_CHUNK]
+
+    def __iter__(self) -> Iterator[int]:
+        return self._iterate(self._range)
+
+    def __reversed__(self) -> Iterator[int]:
+        return self._iterate(self._range[::-1])
+
+    def __len__(self) -> int:
+        try:
+            length = len(self._range)
+        except OverflowError:
+            length = self._limits.max_sequence_length + 1
+        check_length(length, self._limits, "Materialising this range")
+        return length
+
+    def __bool__(self) -> bool:
+        return bool(self._range)
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._range
+
+    def __getitem__(self, index: Any) -> Any:
+        item = self._range[index]
+        return BigRange(item, self._rt, self._limits) if isinstance(item, range) else item
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BigRange):
+            return self._range == other._range
+        return self._range == other
+
+    def __hash__(self) -> int:
+        return hash(self._range)
+
+    def __repr__(self) -> str:
+        return repr(self._range)
+
+    def count(self, value: Any) -> int:
+        return self._range.count(value)
+
+    def index(self, value: Any) -> int:
+        return self._range.index(value)
+
+    start = property(lambda self: self._range.start)
+    stop = property(lambda self: self._range.stop)
+    step = property(lambda self: self._range.step)
+
+
+def build_builtins(
+    runtime: Runtime, guard: AttributeGuard, limits: SandboxLimits, operators: dict[str, Callable[..., Any]]
+) -> dict[str, Any]:
+    """Everything sandboxed code can name without importing, plus the rewriter's helpers."""
+    rt = runtime
+    namespace: dict[str, Any] = {name: getattr(builtins, name) for name in _REAL_BUILTINS + _EXCEPTIONS}
+
+    # ------------------------------------------------------------------ sized types
+    real_range = builtins.range
+    longest = limits.max_sequence_length
+
+    def make_range(*args: Any) -> Any:
+        real = real_range(*args)
+        try:
+            if len(real) <= longest:
+                return real
+        except OverflowError:
+            pass
+        return BigRange(real, rt, limits)
+
+    def make_bytes(source: Any = b"", *args: Any) -> bytes:
+        if isinstance(source, int) and not isinstance(source, bool):
+            check_length(source, limits, "bytes(n)")
+        return builtins.bytes(source, *args)
+
+    def make_bytearray(source: Any = b"", *args: Any) -> bytearray:
+        if isinstance(source, int) and not isinstance(source, bool):
+            check_length(source, limits, "bytearray(n)")
+        return builtins.bytearray(source, *args)
+
+    def make_type(*args: Any) -> Any:
+        if len(args) != 1:
+            rt.security(
+                "type() with three arguments (dynamic class creation) is not allowed; use a class statement"
+            )
+        kind = builtins.type(args[0])
+        mapped = to_stand_in.get(kind)
+        if mapped is not None:
+            return mapped
+        return safe_type if issubclass(kind, builtins.type) else kind
+
+    range_ = _stand_in((builtins.range, BigRange), make_range)
+    bytes_ = _stand_in((builtins.bytes,), make_bytes)
+    bytearray_ = _stand_in((builtins.bytearray,), make_bytearray)
+    safe_type = _stand_in((builtins.type,), make_type)
+    to_stand_in = {
+        builtins.range: range_,
+        BigRange: range_,
+        builtins.bytes: bytes_,
+        builtins.bytearray: bytearray_,
+        builtins.type: safe_type,
+    }
+    real_of = {range_: builtins.range, bytes_: builtins.bytes, bytearray_: builtins.bytearray}
+
+    # ------------------------------------------------------------------ wrapped functions
+    def print_(*args: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: bool = False) -> None:
+        if file is not None:
+            builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+            return
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if not isinstance(sep, str):
+            raise TypeError(f"sep must be None or a string, not {builtins.type(sep).__name__}")
+        if not isinstance(end, str):
+            raise TypeError(f"end must be None or a string, not {builtins.type(end).__name__}")
+        rt.output.write(sep.join(map(str, args)) + end)
+
+    def iter_(obj: Any, *sentinel: Any) -> Iterator[Any]:
+        if not sentinel:
+            return builtins.iter(obj)
+        if len(sentinel) > 1:
+            raise TypeError(f"iter expected at most 2 arguments, got {1 + len(sentinel)}")
+        stop = sentinel[0]
+
+        def calls() -> Iterator[Any]:
+            while True:
+                rt.tick()
+                value = obj()
+                if value == stop:
+                    return
+                yield value
+
+        if not callable(obj):
+            raise TypeError("iter(v, w): v must be callable")
+        return calls()
+
+    def sum_(iterable: Any, /, start: Any = 0) -> Any:
+        if not isinstance(start, (list, tuple)):
+            # C speed, but in chunks with a tick between them so huge inputs stay preemptible
+            iterator = builtins.iter(iterable)
+            total = start
+            while True:
+                chunk = list(islice(iterator, _SUM_CHUNK))
+                total = builtins.sum(chunk, total)
+                if len(chunk) < _SUM_CHUNK:
+                    return total
+                rt.tick()
+        kind = builtins.type(start)
+        out = list(start)
+        for index, item in enumerate(iterable):
+            if not index & 255:
+                rt.tick()
+            if not isinstance(item, kind):
+                return builtins.sum([item], kind(out))  # raises the usual TypeError
+            out.extend(item)
+            check_length(len(out), limits, "sum() of sequences")
+        return out if kind is list else tuple(out)
+
+    def getattr_(obj: Any, name: Any, *default: Any) -> Any:
+        if len(default) > 1:
+            raise TypeError(f"getattr expected at most 3 arguments, got {2 + len(default)}")
+        if default:
+            try:
+                return guard.resolve(obj, name)
+            except AttributeError:
+                return default[0]
+        return guard.resolve(obj, name)
+
+    def hasattr_(obj: Any, name: Any) -> bool:
+        try:
+            guard.resolve(obj, name)
+        except AttributeError:
+            return False
+        return True
+
+    def dir_(*args: Any) -> list[str]:
+        if not args:
+            return sorted(name for name in rt.state if not name.startswith("_"))
+        return [name for name in builtins.dir(args[0]) if not name.startswith("_")]
+
+    def build_class(func: Callable[..., Any], name: str, *bases: Any, **keywords: Any) -> type:
+        if "metaclass" in keywords:
+            rt.security("Custom metaclasses are not allowed in the sandbox")
+        real_bases = []
+        for base in bases:
+            if isinstance(base, builtins.type):
+                base = real_of.get(base, base)
+                if base is safe_type or issubclass(base, builtins.type):
+                    rt.security("Defining metaclasses (subclasses of type) is not allowed in the sandbox")
+            real_bases.append(base)
+        cls = builtins.__build_class__(func, name, *real_bases, **keywords)
+        if not isinstance(cls, builtins.type):
+            return cls
+        slots = cls.__dict__.get("__slots__", ())
+        if any(
+            isinstance(slot, str) and slot.startswith("__")
+            for slot in (slots if not isinstance(slots, str) else [slots])
+        ):
+            rt.security("__slots__ entries starting with '__' are not allowed")
+        rt.sandbox_classes.add(cls)
+        if builtins.type(cls) is builtins.type and all(
+            klass in rt.private_fast_types
+            or klass is object
+            or (klass.__module__ == "builtins" and klass is not builtins.type)
+            for klass in cls.__mro__[1:]
+        ):
+            rt.fast_types.add(cls)
+            rt.private_fast_types.add(cls)
+        return cls
+
+    namespace.update(
+        {
+            "range": range_,
+            "bytes": bytes_,
+            "bytearray": bytearray_,
+            "type": safe_type,
+            "print": print_,
+            "iter": iter_,
+            "sum": sum_,
+            "pow": operators["pow"],
+            "format": guard.format_value,
+            "getattr": getattr_,
+            "hasattr": hasattr_,
+            "setattr": guard.assign,
+            "delattr": guard.delete,
+            "dir": dir_,
+            "__build_class__": build_class,
+            "__name__": "__main__",
+            # helpers referenced by rewritten code
+            "__sb_next__": builtins.next,
+            "__sb_type__": builtins.type,
+            "__sb_fast__": rt.fast_types,
+            "__sb_pfast__": rt.private_fast_types,
+            "__sb_slow__": rt.slow_tick,
+            "__sb_slowt__": rt.slow_true,
+            "__sb_resume__": rt.resume,
+            "__sb_rethrow__": rt.rethrow,
+            "__sb_ga__": guard.ga,
+            "__sb_gas__": guard.gas,
+            "__sb_dga__": guard.dga,
+            "__sb_pga__": guard.pga,
+            "__sb_sa__": guard.sa,
+            "__sb_psa__": guard.psa,
+            "__sb_av__": lambda obj: AttrView(guard, obj),
+            "__sb_with__": WithProxy,
+            "__sb_slice__": builtins.slice,
+            "__sb_holder__": lambda value: SimpleNamespace(v=value),
+            "__sb_fstr__": guard.fstring_value,
+            **{name: helper for name, helper in operators.items() if name.startswith("__sb_")},
+        }
+    )
+    guard.real_types.update(real_of)
+    guard.real_types[safe_type] = builtins.type
+    guard.safe_ids.update(id(value) for value in namespace.values())
+    return namespace

@@ -1,0 +1,278 @@
+"""Resource limits: the limits dataclass, the watchdog thread and size pre-checks.
+
+Preemption is cooperative but cannot be dodged: the rewriter puts a one-instruction tick
+in every loop body, function entry and comprehension step. A tick draws from an
+``itertools.repeat`` iterator held in the sandbox builtins; when the iterator runs dry
+(budget spent, or the watchdog swapped in an empty one because the deadline passed or
+memory grew too much) the tick calls the runtime's slow path, which refills or aborts.
+
+Single C-level operations cannot be interrupted, so everything that can blow up in one
+call (big-int arithmetic, repetition, padding, ``range`` materialisation) is checked
+*before* it runs, with the helpers at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ..errors import InterpreterError, SandboxResourceError
+
+__all__ = [
+    "DEFAULT_MAX_LEN_OUTPUT",
+    "OutputBuffer",
+    "SandboxAbort",
+    "SandboxLimits",
+    "check_format_spec",
+    "check_int_bits",
+    "check_length",
+    "check_percent_format",
+    "current_rss",
+    "resource_error",
+    "watchdog",
+]
+
+DEFAULT_MAX_LEN_OUTPUT = 50_000
+
+
+@dataclass
+class SandboxLimits:
+    """Bounds on one executor call. ``None`` disables a limit (not recommended).
+
+    Defaults are generous for agent code and still keep a runaway snippet from hurting
+    the host: 30 s, 100 M ticks, 2 GiB of memory growth, 100 k-bit integers (30,000
+    digits, far more than ``str(int)`` prints), 10 M-item sequences, 600 nested calls.
+    """
+
+    timeout_seconds: float | None = 30.0
+    max_operations: int | None = 100_000_000
+    max_memory_bytes: int | None = 2 * 1024**3
+    max_output_length: int = DEFAULT_MAX_LEN_OUTPUT
+    max_int_bits: int = 100_000
+    max_sequence_length: int = 10_000_000
+    max_recursion_depth: int = 600
+    regex_timeout_seconds: float | None = 2.0
+
+
+class SandboxAbort(BaseException):
+    """Carries a security or resource error out of sandboxed code.
+
+    It derives from ``BaseException`` and every ``except`` clause, ``finally`` block and
+    ``with`` exit written by the user re-raises it, so user code can never swallow it.
+    """
+
+    def __init__(self, error: InterpreterError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def resource_error(message: str, limit: str) -> NoReturn:
+    """Abort the running sandbox call with a :class:`SandboxResourceError`."""
+    raise SandboxAbort(SandboxResourceError(message, limit=limit))
+
+
+# --------------------------------------------------------------------------- output
+
+
+class OutputBuffer:
+    """Print capture that keeps the head and the tail, so memory stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(int(limit), 0)
+        self._head: list[str] = []
+        self._head_len = 0
+        self._tail: deque[str] = deque()
+        self._tail_len = 0
+        self.total = 0
+
+    def write(self, text: str) -> None:
+        self.total += len(text)
+        head_room = self.limit // 2 - self._head_len
+        if head_room > 0:
+            piece = text[:head_room]
+            self._head.append(piece)
+            self._head_len += len(piece)
+            text = text[head_room:]
+            if not text:
+                return
+        tail_limit = self.limit - self.limit // 2
+        if len(text) >= tail_limit:
+            self._tail.clear()
+            self._tail.append(text[len(text) - tail_limit :] if tail_limit else "")
+            self._tail_len = tail_limit
+            return
+        self._tail.append(text)
+        self._tail_len += len(text)
+        while self._tail_len > tail_limit and self._tail:
+            first = self._tail.popleft()
+            excess = self._tail_len - tail_limit
+            if len(first) > excess:
+                self._tail.appendleft(first[excess:])
+                self._tail_len -= excess
+            else:
+                self._tail_len -= len(first)
+
+    def getvalue(self) -> str:
+        head = "".join(self._head)
+        tail = "".join(self._tail)
+        dropped = self.total - len(head) - len(tail)
+        if dropped <= 0:
+            return head + tail
+        return (
+            f"{head}\n..._Print outputs were over {self.limit} characters, so {dropped} characters "
+            f"were truncated_...\n{tail}"
+        )
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _make_rss_reader() -> Any:
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/self/statm", "rb") as fh:
+            fh.read()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+    def read() -> int:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * page
+
+    return read
+
+
+_rss_reader = _make_rss_reader()
+
+
+def current_rss() -> int | None:
+    """Resident memory of this process in bytes, or None where it cannot be read cheaply."""
+    return _rss_reader() if _rss_reader is not None else None
+
+
+# --------------------------------------------------------------------------- watchdog
+
+
+class _Watchdog:
+    """One daemon thread that trips running executors past their deadline or memory cap.
+
+    It only sleeps while nothing runs. Tripping never raises in the sandbox thread from
+    outside; it swaps the tick iterator so the sandbox thread aborts at its next tick.
+    """
+
+    interval = 0.01
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active: set[Any] = set()
+        self._thread: threading.Thread | None = None
+
+    def register(self, runtime: Any) -> None:
+        with self._cond:
+            self._active.add(runtime)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="smolagents-sandbox-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def unregister(self, runtime: Any) -> None:
+        with self._cond:
+            self._active.discard(runtime)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._active:
+                    self._cond.wait()
+                active = list(self._active)
+            now = time.monotonic()
+            rss: int | None = None
+            for runtime in active:
+                try:
+                    if runtime.deadline is not None and now > runtime.deadline:
+                        runtime.trip_timeout()
+                    elif runtime.memory_cap is not None and _rss_reader is not None:
+                        if rss is None:
+                            rss = _rss_reader()
+                        if rss - runtime.base_rss > runtime.memory_cap:
+                            runtime.trip_memory(rss - runtime.base_rss)
+                except Exception:  # pragma: no cover - the watchdog must never die
+                    pass
+            time.sleep(self.interval)
+
+
+watchdog = _Watchdog()
+
+
+# --------------------------------------------------------------------------- pre-checks
+
+
+def check_int_bits(bits: int, limits: SandboxLimits, what: str) -> None:
+    """Refuse an integer result estimated to need more than ``max_int_bits`` bits."""
+    if bits > limits.max_int_bits:
+        resource_error(
+            f"{what} would produce an integer of about {bits} bits, over the limit of "
+            f"{limits.max_int_bits} bits (SandboxLimits.max_int_bits)",
+            "max_int_bits",
+        )
+
+
+def check_length(length: int, limits: SandboxLimits, what: str) -> None:
+    """Refuse a sequence result longer than ``max_sequence_length`` items."""
+    if length > limits.max_sequence_length:
+        resource_error(
+            f"{what} would produce {length} items, over the limit of {limits.max_sequence_length} "
+            "(SandboxLimits.max_sequence_length)",
+            "max_sequence_length",
+        )
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def check_format_spec(spec: str, limits: SandboxLimits) -> None:
+    """Refuse format specs whose width or precision would build a huge string."""
+    for run in _DIGITS.findall(spec):
+        if len(run) > 9 or int(run) > limits.max_sequence_length:
+            resource_error(
+                f"format spec {spec[:40]!r} asks for a width or precision over "
+                f"{limits.max_sequence_length} characters (SandboxLimits.max_sequence_length)",
+                "max_sequence_length",
+            )
+
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_percent_cache: dict[tuple[str | bytes, int], bool] = {}
+
+
+def check_percent_format(fmt: str | bytes, args: Any, limits: SandboxLimits) -> None:
+    """Refuse ``'%10000000000d' % x`` style padding bombs, including ``*`` widths."""
+    key = (fmt, limits.max_sequence_length)
+    uses_star = _percent_cache.get(key)
+    if uses_star is None:
+        text = fmt.decode("latin-1") if isinstance(fmt, (bytes, bytearray)) else fmt
+        uses_star = False
+        for match in _PERCENT.finditer(text):
+            for group in match.groups():
+                if group == "*":
+                    uses_star = True
+                elif group:
+                    check_format_spec(group, limits)
+        if len(_percent_cache) > 2048:
+            _percent_cache.clear()
+        _percent_cache[key] = uses_star
+    if uses_star:
+        values = args if isinstance(args, tuple) else (args,)
+        for value in values:
+            if isinstance(value, int) and abs(value) > limits.max_sequence_length:
+                resource_error(
+                    f"'*' width or precision {value} is over {limits.max_sequence_length} characters",
+                    "max_sequence_length",
+                )

@@ -1,0 +1,603 @@
+"""Import policy and module proxies.
+
+Sandboxed code never holds a real module. ``import x`` yields a :class:`ModuleProxy`
+that exposes only the public API of ``x``: no ``_`` names, no module that ``x`` itself
+imported (``random.os``, ``re.enum``), submodules only when authorised, copies of
+mutable module-level containers, and per-module overrides where the real function
+could hurt the host (``time.sleep`` past the deadline, ``random.seed`` on the host's
+generator, ``math.factorial(10**9)``, numpy/pandas file I/O, ``queue.get()`` forever).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import itertools
+import math
+import operator
+import queue
+import random
+import time
+import types
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ._limits import SandboxAbort, SandboxLimits, check_int_bits, check_length, resource_error
+from ._policy import BASE_BUILTIN_MODULES, NEVER_VIA_WILDCARD
+from ._runtime import Runtime
+from ._security import AttributeGuard, SealedProxy
+
+__all__ = ["ImportPolicy", "ModuleGateway", "ModuleProxy"]
+
+_TOKEN = object()
+#: Authorising one of these by name hands the host over; the constructor warns about it.
+_HOST_CONTROL_MODULES = frozenset(
+    {
+        "os",
+        "sys",
+        "subprocess",
+        "builtins",
+        "importlib",
+        "ctypes",
+        "pickle",
+        "marshal",
+        "shutil",
+        "socket",
+        "io",
+    }
+    | {"pathlib", "multiprocessing", "threading", "gc", "inspect", "posix", "pty", "signal", "code", "runpy"}
+)
+
+#: Names refused in every module under a root unless ``allow_data_io`` is set.
+_DATA_IO_NAMES = {
+    "numpy": frozenset(
+        {
+            "load",
+            "loads",
+            "save",
+            "savez",
+            "savez_compressed",
+            "savetxt",
+            "loadtxt",
+            "genfromtxt",
+            "fromfile",
+            "memmap",
+            "fromregex",
+            "DataSource",
+            "recfromcsv",
+            "recfromtxt",
+            "open_memmap",
+        }
+    ),
+    "pandas": frozenset({"eval", "to_pickle", "ExcelWriter", "HDFStore", "ExcelFile"}),
+    "pickle": frozenset({"load", "loads", "Unpickler"}),
+}
+#: Names refused whatever the options: host-global state, eval gadgets, amplifiers.
+_ALWAYS_DENIED = {
+    "numpy": frozenset(
+        {"set_printoptions", "seterr", "seterrcall", "setbufsize", "set_string_function", "source"}
+    ),
+    "pandas": frozenset({"set_eng_float_format"}),
+    "typing": frozenset({"get_type_hints"}),
+    "time": frozenset({"tzset"}),
+    "collections": frozenset({"UserString", "UserList"}),
+    "string": frozenset({"Formatter"}),
+    "logging": frozenset({"Formatter", "FileHandler", "basicConfig", "makeLogRecord"}),
+}
+
+
+class ImportPolicy:
+    """Which modules may be imported, from the default list plus the user's additions."""
+
+    def __init__(self, additional: Iterable[str]) -> None:
+        self.authorized = list(dict.fromkeys([*BASE_BUILTIN_MODULES, *additional]))
+        self.any = "*" in self.authorized
+        self.exact = {entry for entry in self.authorized if not entry.endswith(".*") and entry != "*"}
+        self.wildcards = [entry[:-2] for entry in self.authorized if entry.endswith(".*")]
+        if self.any:
+            warnings.warn(
+                "additional_authorized_imports contains '*': sandboxed code may import ANY module "
+                "(os, subprocess, ...). Only do this in an environment you are ready to lose.",
+                stacklevel=4,
+            )
+        named_danger = sorted(entry for entry in self.exact if entry.split(".")[0] in _HOST_CONTROL_MODULES)
+        if named_danger:
+            warnings.warn(
+                f"Authorising {named_danger} lets sandboxed code reach the file system, processes or the "
+                "interpreter; the sandbox cannot protect the host through these modules.",
+                stacklevel=4,
+            )
+
+    def allows(self, module: str) -> bool:
+        if self.any or module in self.exact:
+            return True
+        for prefix in self.wildcards:
+            if module == prefix or module.startswith(prefix + "."):
+                return not any(module == d or module.startswith(d + ".") for d in NEVER_VIA_WILDCARD)
+        return False
+
+    def leads_to(self, module: str) -> bool:
+        """True if some authorised module lives under ``module``."""
+        return any(entry.startswith(module + ".") for entry in self.exact) or any(
+            prefix == module or prefix.startswith(module + ".") for prefix in self.wildcards
+        )
+
+    def root_authorized(self, root: str) -> bool:
+        return self.any or root in self.exact or root in self.wildcards
+
+    def missing(self) -> list[str]:
+        """Authorised modules that are not installed."""
+        out = []
+        for entry in self.authorized:
+            name = entry[:-2] if entry.endswith(".*") else entry
+            if name == "*":
+                continue
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                out.append(entry)
+        return out
+
+
+class ModuleProxy(SealedProxy):
+    """A module as the sandbox sees it; attribute reads go through the gateway's policy."""
+
+    __slots__ = ("__dict__", "_sb_full", "_sb_gateway", "_sb_module")
+
+    def __init__(self, token: object, module: types.ModuleType, full: bool, gateway: ModuleGateway) -> None:
+        if token is not _TOKEN:
+            raise TypeError("module proxies cannot be created in the sandbox")
+        object.__setattr__(self, "_sb_module", module)
+        object.__setattr__(self, "_sb_full", full)
+        object.__setattr__(self, "_sb_gateway", gateway)
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._sb_gateway.attribute(self._sb_module, self._sb_full, name)
+        object.__setattr__(self, name, value)  # later reads are a plain instance-dict hit
+        return value
+
+    def __dir__(self) -> list[str]:
+        return self._sb_gateway.public_names(self._sb_module)
+
+    def __repr__(self) -> str:
+        return f"<module '{self._sb_module.__name__}' (sandboxed)>"
+
+
+def _ticking(iterator: Iterator[Any], rt: Runtime) -> Iterator[Any]:
+    """Re-yield ``iterator`` with a tick every 256 items, so C consumers stay preemptible."""
+    for count, item in enumerate(iterator, 1):
+        if not count & 255:
+            rt.tick()
+        yield item
+
+
+class ModuleGateway:
+    """Imports and module attribute access for one executor."""
+
+    def __init__(
+        self,
+        policy: ImportPolicy,
+        runtime: Runtime,
+        guard: AttributeGuard,
+        limits: SandboxLimits,
+        allow_data_io: bool,
+        operators: dict[str, Callable[..., Any]],
+        regex_functions: dict[str, Any],
+        state: Callable[[], dict[str, Any]],
+        protected: Callable[[], frozenset[str]],
+    ) -> None:
+        self.policy = policy
+        self.rt = runtime
+        self.guard = guard
+        self.limits = limits
+        self.allow_data_io = allow_data_io
+        self.operators = operators
+        self.state = state
+        self.protected = protected
+        self._proxies: dict[str, ModuleProxy] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._overrides: dict[str, dict[str, Any]] = {"re": regex_functions}
+        runtime.fast_types.add(ModuleProxy)
+
+    # ------------------------------------------------------------------ imports
+    def refuse(self, module: str) -> None:
+        self.rt.security(
+            f"Import of {module} is not allowed. Authorized imports are: {self.policy.authorized}"
+        )
+
+    def proxy(self, module: types.ModuleType) -> ModuleProxy:
+        name = module.__name__
+        proxy = self._proxies.get(name)
+        if proxy is None:
+            proxy = self._proxies[name] = ModuleProxy(_TOKEN, module, self.policy.allows(name), self)
+        return proxy
+
+    def proxy_for_value(self, module: types.ModuleType) -> ModuleProxy:
+        if self.policy.allows(module.__name__):
+            return self.proxy(module)
+        self.rt.security(f"Access to module '{module.__name__}' is not allowed")
+
+    def import_module(self, name: str, bind_leaf: bool) -> ModuleProxy:
+        """``import a.b.c`` (binds ``a``) or ``import a.b.c as x`` (binds ``a.b.c``)."""
+        if not self.policy.allows(name):
+            self.refuse(name)
+        module = importlib.import_module(name)
+        if bind_leaf:
+            return self.proxy(module)
+        return self.proxy(importlib.import_module(name.split(".")[0]))
+
+    def import_from(self, module_name: str, name: str) -> Any:
+        if not self.policy.allows(module_name):
+            self.refuse(module_name)
+        module = importlib.import_module(module_name)
+        if not hasattr(module, name):
+            submodule = f"{module_name}.{name}"
+            if importlib.util.find_spec(submodule) is None:
+                raise ImportError(f"cannot import name '{name}' from '{module_name}'")
+            if not self.policy.allows(submodule):
+                self.refuse(submodule)
+            return self.proxy(importlib.import_module(submodule))
+        return self.attribute(module, True, name)
+
+    def import_star(self, module_name: str) -> None:
+        if not self.policy.allows(module_name):
+            self.refuse(module_name)
+        module = importlib.import_module(module_name)
+        clash = self.protected() & set(self.public_names(module))
+        if clash:
+            self.rt.security(f"'from {module_name} import *' would overwrite the tools {sorted(clash)}")
+        state = self.state()
+        for name in self.public_names(module):
+            pending = self.rt.pending
+            try:
+                state[name] = self.attribute(module, True, name)
+            except AttributeError:
+                continue
+            except SandboxAbort:  # a refused name is simply not imported by '*'
+                if pending is not None:
+                    raise
+                self.rt.pending = None
+
+    def public_names(self, module: types.ModuleType) -> list[str]:
+        names = getattr(module, "__all__", None)
+        if not isinstance(names, (list, tuple)):
+            names = [name for name in dir(module) if not name.startswith("_")]
+        return [name for name in names if isinstance(name, str) and not name.startswith("_")]
+
+    # ------------------------------------------------------------------ attributes
+    def attribute(self, module: types.ModuleType, full: bool, name: str) -> Any:
+        module_name = module.__name__
+        key = (module_name, name)
+        if key in self._cache:
+            return self._cache[key]
+        if name.startswith("_"):
+            self.rt.security(f"Access to private attribute '{name}' of module '{module_name}' is not allowed")
+        value = getattr(module, name)  # AttributeError for missing names, as usual
+        if isinstance(value, types.ModuleType):
+            submodule = value.__name__
+            if submodule == f"{module_name}.{name}" and (
+                self.policy.allows(submodule) or self.policy.leads_to(submodule)
+            ):
+                value = self.proxy(value)
+                self._cache[key] = value
+                return value
+            hint = "" if submodule != f"{module_name}.{name}" else f" (authorise '{submodule}' to use it)"
+            self.rt.security(
+                f"Access to module '{submodule}' via '{module_name}.{name}' is not allowed{hint}"
+            )
+        if not full:
+            self.rt.security(
+                f"Module '{module_name}' is not authorised (only some of its submodules are); "
+                f"authorised imports are: {self.policy.authorized}"
+            )
+        root = module_name.split(".")[0]
+        if name in _ALWAYS_DENIED.get(root, ()) or (
+            not self.allow_data_io
+            and (name in _DATA_IO_NAMES.get(root, ()) or (root == "pandas" and name.startswith("read_")))
+        ):
+            self.rt.security(
+                f"'{module_name}.{name}' is disabled in the sandbox"
+                + (
+                    ""
+                    if name in _ALWAYS_DENIED.get(root, ())
+                    else " (file I/O or code evaluation; enable allow_data_io)"
+                )
+            )
+        overrides = self._module_overrides(root, module_name)
+        if name in overrides:
+            value = overrides[name]
+        elif type(value) in (dict, list, set, bytearray):
+            value = copy.copy(value)
+        elif not callable(value) or isinstance(value, type):
+            kind = self.guard._judge(type(value))
+            if kind not in ("ok", "callable", "class", "module", "wrap"):
+                self.rt.security(kind)
+            if kind == "wrap":
+                value = self.guard.vet(value)
+        self._cache[key] = value
+        return value
+
+    def _module_overrides(self, root: str, module_name: str) -> dict[str, Any]:
+        if module_name in self._overrides:
+            return self._overrides[module_name]
+        builder = _OVERRIDE_BUILDERS.get(module_name) or (
+            _OVERRIDE_BUILDERS.get(root) if root == "numpy" else None
+        )
+        table = builder(self) if builder else {}
+        self._overrides[module_name] = table
+        return table
+
+    # ------------------------------------------------------------------ overrides
+    def _random(self) -> dict[str, Any]:
+        generator = random.Random()
+        limits = self.limits
+        shared = getattr(random, "_inst", None)
+        table = {
+            name: getattr(generator, name)
+            for name in dir(random)
+            if not name.startswith("_") and getattr(getattr(random, name), "__self__", None) is shared
+        }
+
+        def getrandbits(k: int) -> int:
+            check_int_bits(k, limits, "random.getrandbits()")
+            return generator.getrandbits(k)
+
+        def randbytes(n: int) -> bytes:
+            check_length(n, limits, "random.randbytes()")
+            return generator.randbytes(n)
+
+        def choices(
+            population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
+        ) -> list[Any]:
+            check_length(k, limits, "random.choices()")
+            return generator.choices(population, weights, cum_weights=cum_weights, k=k)
+
+        table.update(getrandbits=getrandbits, randbytes=randbytes, choices=choices)
+        return table
+
+    def _time(self) -> dict[str, Any]:
+        rt = self.rt
+
+        def sleep(seconds: float) -> None:
+            if not isinstance(seconds, (int, float)):
+                raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as a number")
+            if seconds < 0:
+                raise ValueError("sleep length must be non-negative")
+            remaining = rt.remaining_time()
+            if remaining is not None and seconds > remaining:
+                resource_error(
+                    f"time.sleep({seconds}) would run past the time limit ({max(remaining, 0):.1f} s left; "
+                    "SandboxLimits.timeout_seconds)",
+                    "timeout_seconds",
+                )
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(left, 0.05))
+                rt.tick()
+
+        return {"sleep": sleep}
+
+    def _math(self) -> dict[str, Any]:
+        limits = self.limits
+        mul = self.operators["__sb_mul__"]
+        rt = self.rt
+
+        def factorial(n: Any) -> int:
+            n = operator.index(n)
+            if n > 2:
+                check_int_bits(n * n.bit_length(), limits, f"math.factorial({n})")
+            return math.factorial(n)
+
+        def comb(n: Any, k: Any) -> int:
+            n, k = operator.index(n), operator.index(k)
+            if n > 0 and 0 < k < n:
+                check_int_bits(min(k, n - k) * n.bit_length(), limits, f"math.comb({n}, {k})")
+            return math.comb(n, k)
+
+        def perm(n: Any, k: Any = None) -> int:
+            n = operator.index(n)
+            steps = n if k is None else operator.index(k)
+            if n > 0 and steps > 0:
+                check_int_bits(min(steps, n) * n.bit_length(), limits, f"math.perm({n}, {k})")
+            return math.perm(n, k)
+
+        def prod(iterable: Iterable[Any], *, start: Any = 1) -> Any:
+            result = start
+            for index, item in enumerate(iterable):
+                if not index & 255:
+                    rt.tick()
+                result = mul(result, item)
+            return result
+
+        return {"factorial": factorial, "comb": comb, "perm": perm, "prod": prod}
+
+    def _itertools(self) -> dict[str, Any]:
+        rt = self.rt
+        limits = self.limits
+
+        def count(start: Any = 0, step: Any = 1) -> Iterator[Any]:
+            return _ticking(itertools.count(start, step), rt)
+
+        def cycle(iterable: Iterable[Any]) -> Iterator[Any]:
+            return _ticking(itertools.cycle(iterable), rt)
+
+        def repeat(obj: Any, times: Any = None) -> Iterator[Any]:
+            if times is not None and times <= limits.max_sequence_length:
+                return itertools.repeat(obj, times)
+            return _ticking(itertools.repeat(obj) if times is None else itertools.repeat(obj, times), rt)
+
+        def wrap(factory: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+            return lambda *args, **kwargs: _ticking(factory(*args, **kwargs), rt)
+
+        return {
+            "count": count,
+            "cycle": cycle,
+            "repeat": repeat,
+            "product": wrap(itertools.product),
+            "permutations": wrap(itertools.permutations),
+            "combinations": wrap(itertools.combinations),
+            "combinations_with_replacement": wrap(itertools.combinations_with_replacement),
+        }
+
+    def _queue(self) -> dict[str, Any]:
+        rt = self.rt
+
+        def bounded(method: Callable[..., Any], block: bool, timeout: Any, empty: type, *args: Any) -> Any:
+            if not block:
+                return method(*args, False)
+            remaining = rt.remaining_time()
+            if remaining is None and timeout is None:
+                resource_error("a blocking queue call without timeout could wait forever", "timeout_seconds")
+            limit = (
+                timeout if remaining is None else (remaining if timeout is None else min(timeout, remaining))
+            )
+            try:
+                return method(*args, True, max(limit, 0))
+            except empty:
+                if timeout is None or (remaining is not None and timeout > remaining):
+                    resource_error(
+                        "a blocking queue operation waited until the time limit (the sandbox runs a single "
+                        "thread, so nothing else can fill or drain the queue)",
+                        "timeout_seconds",
+                    )
+                raise
+
+        def bounded_class(base: type) -> type:
+            def get(self: Any, block: bool = True, timeout: Any = None) -> Any:
+                return bounded(super(klass, self).get, block, timeout, queue.Empty)
+
+            def put(self: Any, item: Any, block: bool = True, timeout: Any = None) -> None:
+                if base is queue.SimpleQueue:
+                    return base.put(self, item)
+                return bounded(super(klass, self).put, block, timeout, queue.Full, item)
+
+            def join(self: Any) -> None:
+                if getattr(self, "unfinished_tasks", 0):
+                    resource_error("queue.join() with unfinished tasks would wait forever", "timeout_seconds")
+
+            namespace: dict[str, Any] = {"get": get, "put": put, "__module__": "queue"}
+            if base is not queue.SimpleQueue:
+                namespace["join"] = join
+            klass = type(base.__name__, (base,), namespace)
+            return klass
+
+        return {
+            name: bounded_class(getattr(queue, name))
+            for name in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+        }
+
+    def _operator(self) -> dict[str, Any]:
+        resolve = self.guard.resolve
+        ops = self.operators
+
+        def attrgetter(*names: str) -> Callable[[Any], Any]:
+            def fetch(obj: Any, dotted: str) -> Any:
+                for part in dotted.split("."):
+                    obj = resolve(obj, part)
+                return obj
+
+            if len(names) == 1:
+                return lambda obj: fetch(obj, names[0])
+            return lambda obj: tuple(fetch(obj, name) for name in names)
+
+        def methodcaller(name: str, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+            return lambda obj: resolve(obj, name)(*args, **kwargs)
+
+        return {
+            "attrgetter": attrgetter,
+            "methodcaller": methodcaller,
+            "mul": ops["__sb_mul__"],
+            "imul": ops["__sb_imul__"],
+            "pow": ops["__sb_pow__"],
+            "ipow": ops["__sb_ipow__"],
+            "lshift": ops["__sb_lshift__"],
+            "ilshift": ops["__sb_ilshift__"],
+            "mod": ops["__sb_mod__"],
+            "imod": ops["__sb_imod__"],
+        }
+
+    def _numpy(self) -> dict[str, Any]:
+        """Size checks on the main numpy constructors, before they allocate."""
+        np = importlib.import_module("numpy")
+        cap = self.limits.max_memory_bytes
+        if cap is None:
+            return {}
+
+        def check(elements: Any, dtype: Any, what: str) -> None:
+            try:
+                itemsize = np.dtype(dtype).itemsize if dtype is not None else 8
+                size = int(elements) * max(itemsize, 1)
+            except (TypeError, ValueError, OverflowError):
+                return
+            if size > cap:
+                resource_error(
+                    f"numpy.{what}() would allocate about {size // 2**20} MiB, over the memory limit "
+                    f"of {cap // 2**20} MiB (SandboxLimits.max_memory_bytes)",
+                    "max_memory_bytes",
+                )
+
+        def shape_size(shape: Any) -> int:
+            if isinstance(shape, Iterable):
+                return math.prod(int(dim) for dim in shape)
+            return int(shape)
+
+        def by_shape(name: str) -> Callable[..., Any]:
+            real = getattr(np, name)
+
+            position = 1 if name == "full" else 0
+
+            def create(shape: Any, *args: Any, **kwargs: Any) -> Any:
+                dtype = kwargs.get("dtype", args[position] if len(args) > position else None)
+                check(shape_size(shape), dtype, name)
+                return real(shape, *args, **kwargs)
+
+            return create
+
+        def arange(*args: Any, **kwargs: Any) -> Any:
+            numbers = args[:3]
+            if numbers and all(isinstance(a, (int, float)) for a in numbers):
+                start, stop, step = (0, numbers[0], 1) if len(numbers) == 1 else (*numbers[:2], 1)
+                if len(numbers) == 3:
+                    step = numbers[2]
+                if step:
+                    check(max((stop - start) / step, 0), kwargs.get("dtype"), "arange")
+            return np.arange(*args, **kwargs)
+
+        def linspace(start: Any, stop: Any, num: int = 50, *args: Any, **kwargs: Any) -> Any:
+            check(num, kwargs.get("dtype"), "linspace")
+            return np.linspace(start, stop, num, *args, **kwargs)
+
+        def eye(n: Any, m: Any = None, *args: Any, **kwargs: Any) -> Any:
+            check(int(n) * int(n if m is None else m), kwargs.get("dtype"), "eye")
+            return np.eye(n, m, *args, **kwargs)
+
+        def identity(n: Any, *args: Any, **kwargs: Any) -> Any:
+            check(int(n) * int(n), kwargs.get("dtype"), "identity")
+            return np.identity(n, *args, **kwargs)
+
+        def tile(a: Any, reps: Any) -> Any:
+            check(np.size(a) * shape_size(reps), None, "tile")
+            return np.tile(a, reps)
+
+        def repeat(a: Any, repeats: Any, *args: Any, **kwargs: Any) -> Any:
+            check(np.size(a) * int(np.max(repeats)), None, "repeat")
+            return np.repeat(a, repeats, *args, **kwargs)
+
+        table = {name: by_shape(name) for name in ("zeros", "ones", "empty", "full")}
+        table.update(arange=arange, linspace=linspace, eye=eye, identity=identity, tile=tile, repeat=repeat)
+        return table
+
+
+_OVERRIDE_BUILDERS: dict[str, Callable[[ModuleGateway], dict[str, Any]]] = {
+    "random": ModuleGateway._random,
+    "time": ModuleGateway._time,
+    "math": ModuleGateway._math,
+    "itertools": ModuleGateway._itertools,
+    "queue": ModuleGateway._queue,
+    "operator": ModuleGateway._operator,
+    "numpy": ModuleGateway._numpy,
+}

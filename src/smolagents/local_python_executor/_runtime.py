@@ -1,0 +1,264 @@
+"""Per-executor runtime state: the tick slow path, aborts, final answers and ``with``.
+
+One :class:`Runtime` belongs to one executor. Its ``builtins`` dict is the builtins
+namespace of every function the sandbox defines, so swapping the tick iterator in that
+dict (see ``_limits``) reaches code that is already running, and code defined in an
+earlier call, at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from itertools import repeat
+from typing import Any, NoReturn
+
+from ..errors import InterpreterError, SandboxResourceError, SandboxSecurityError
+from ._limits import OutputBuffer, SandboxAbort, SandboxLimits, current_rss, watchdog
+
+__all__ = ["EMPTY_TICKS", "TICK_CHUNK", "FinalAnswerException", "Runtime", "WithProxy"]
+
+#: An exhausted iterator: ``next(EMPTY_TICKS, True)`` is True, which sends a tick to the
+#: slow path. Installed whenever no call is running, so sandbox code run later by the
+#: host refuses to start.
+EMPTY_TICKS = iter(())
+
+#: Ticks granted per refill; the slow path (time, depth, thread checks) runs this often.
+TICK_CHUNK = 1000
+
+_get_ident = threading.get_ident
+_monotonic = time.monotonic
+
+
+class FinalAnswerException(BaseException):
+    """Raised inside the sandbox by ``final_answer(x)``; ``__call__`` turns it into a result.
+
+    It derives from ``BaseException`` and user ``except``/``finally``/``with`` clauses
+    re-raise it, so sandboxed code cannot catch it.
+    """
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("final_answer was called")
+        self.value = value
+
+
+def _stack_depth() -> int:
+    depth = 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+class Runtime:
+    """Mutable state shared by the helpers of one executor."""
+
+    def __init__(self, limits: SandboxLimits) -> None:
+        self.limits = limits
+        self.builtins: dict[str, Any] = {"__sb_it__": EMPTY_TICKS}
+        #: the executor's state dict (the sandbox's globals) during a call
+        self.state: dict[str, Any] = {}
+        self.owner: int | None = None
+        self.deadline: float | None = None
+        self.memory_cap: int | None = None
+        self.base_rss = 0
+        self.ops_left: int | None = None
+        self.pending: InterpreterError | None = None
+        self.final: FinalAnswerException | None = None
+        self.output = OutputBuffer(limits.max_output_length)
+        self.depth_probe = 0
+        #: classes created by sandboxed ``class`` statements (their instances are "ours")
+        self.sandbox_classes: set[type] = set()
+        #: receiver types whose public attributes need no guard (see ``_security``)
+        self.fast_types: set[type] = set()
+        #: receiver types whose ``_private`` attributes can only be ones the sandbox set
+        self.private_fast_types: set[type] = set()
+
+    # ------------------------------------------------------------------ call lifetime
+    def begin(self) -> None:
+        if self.owner is not None:
+            raise InterpreterError(
+                "This executor is already running code: executor calls cannot be nested or concurrent."
+            )
+        limits = self.limits
+        self.owner = _get_ident()
+        self.pending = None
+        self.final = None
+        self.output = OutputBuffer(limits.max_output_length)
+        self.deadline = _monotonic() + limits.timeout_seconds if limits.timeout_seconds else None
+        self.ops_left = limits.max_operations
+        self.memory_cap = limits.max_memory_bytes
+        rss = current_rss() if self.memory_cap else None
+        if rss is None:
+            self.memory_cap = None
+        else:
+            self.base_rss = rss
+        self.depth_probe = _stack_depth() + limits.max_recursion_depth
+        self._refill()
+        if self.deadline is not None or self.memory_cap is not None:
+            watchdog.register(self)
+
+    def end(self) -> None:
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self.owner = None
+        watchdog.unregister(self)
+
+    @property
+    def active(self) -> bool:
+        return self.owner == _get_ident()
+
+    def remaining_time(self) -> float | None:
+        return None if self.deadline is None else self.deadline - _monotonic()
+
+    # ------------------------------------------------------------------ ticks
+    def _refill(self) -> None:
+        if self.ops_left is None:
+            grant = TICK_CHUNK
+        else:
+            grant = min(TICK_CHUNK, self.ops_left)
+            self.ops_left -= grant
+        self.builtins["__sb_it__"] = repeat(False, grant)
+
+    def slow_tick(self) -> None:
+        """Run when the tick iterator is empty: refill, or stop the sandbox."""
+        if self.owner != _get_ident():
+            raise SandboxSecurityError(
+                "Code defined in the sandbox cannot run outside an executor call: it was called by the "
+                "host after the call returned, or from another thread."
+            )
+        if self.pending is not None:
+            raise SandboxAbort(self.pending)
+        if self.final is not None:
+            raise self.final
+        if self.deadline is not None and _monotonic() > self.deadline:
+            self.trip_timeout()
+            raise SandboxAbort(self.pending)  # type: ignore[arg-type]
+        if self.ops_left == 0:
+            self.abort(
+                SandboxResourceError(
+                    f"Execution exceeded the limit of {self.limits.max_operations} operations "
+                    "(loop iterations and function calls; SandboxLimits.max_operations)",
+                    limit="max_operations",
+                )
+            )
+        try:
+            sys._getframe(self.depth_probe)
+        except ValueError:
+            pass
+        else:
+            self.abort(
+                SandboxResourceError(
+                    f"Maximum recursion depth of {self.limits.max_recursion_depth} exceeded "
+                    "(SandboxLimits.max_recursion_depth)",
+                    limit="max_recursion_depth",
+                )
+            )
+        self._refill()
+
+    def slow_true(self) -> bool:
+        """Slow path for ticks inside comprehension conditions (must evaluate true)."""
+        self.slow_tick()
+        return True
+
+    def tick(self) -> None:
+        """A tick for host-side helpers that loop on behalf of sandboxed code."""
+        if next(self.builtins["__sb_it__"], True):
+            self.slow_tick()
+
+    def resume(self, value: Any) -> Any:
+        """Wraps ``(yield)`` expressions: a generator resumed later must still be guarded."""
+        if next(self.builtins["__sb_it__"], True):
+            self.slow_tick()
+        return value
+
+    # ------------------------------------------------------------------ stopping
+    def trip_timeout(self) -> None:
+        if self.pending is None:
+            self.pending = SandboxResourceError(
+                f"Execution exceeded the time limit of {self.limits.timeout_seconds} seconds "
+                "(SandboxLimits.timeout_seconds)",
+                limit="timeout_seconds",
+            )
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+
+    def trip_memory(self, grown: int) -> None:
+        if self.pending is None:
+            self.pending = SandboxResourceError(
+                f"Execution used about {grown // 2**20} MiB of new memory, over the limit of "
+                f"{(self.memory_cap or 0) // 2**20} MiB (SandboxLimits.max_memory_bytes)",
+                limit="max_memory_bytes",
+            )
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+
+    def abort(self, error: InterpreterError) -> NoReturn:
+        """Stop the running call with ``error``; later ticks keep re-raising it."""
+        if self.pending is None:
+            self.pending = error
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+        raise SandboxAbort(self.pending)
+
+    def security(self, message: str) -> NoReturn:
+        self.abort(SandboxSecurityError(message))
+
+    def rethrow(self) -> None:
+        """First statement of every user ``except`` and ``finally`` block."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (SandboxAbort, FinalAnswerException)):
+            raise exc
+        if self.owner != _get_ident():
+            if isinstance(exc, GeneratorExit):
+                raise exc  # the host closing a sandbox generator: finish it without running user code
+            self.slow_tick()  # refuses: sandbox code does not run outside a call
+        if self.pending is not None:
+            raise SandboxAbort(self.pending)
+        if self.final is not None:
+            raise self.final
+
+    def finish(self, value: Any) -> NoReturn:
+        """Record and raise a final answer (see ``final_answer`` in ``_builtins``)."""
+        if self.pending is not None:
+            raise SandboxAbort(self.pending)
+        self.final = FinalAnswerException(value)
+        raise self.final
+
+    # ------------------------------------------------------------------ classes
+    def is_sandbox_instance(self, obj: Any) -> bool:
+        return any(klass in self.sandbox_classes for klass in type(obj).__mro__)
+
+    def is_sandbox_class(self, obj: Any) -> bool:
+        return isinstance(obj, type) and any(klass in self.sandbox_classes for klass in obj.__mro__)
+
+
+class WithProxy:
+    """Wraps a context manager so its ``__exit__`` cannot swallow sandbox aborts.
+
+    The protocol is otherwise followed exactly: ``__enter__``/``__exit__`` are looked up
+    on the type before entering, and ``__exit__``'s return value decides suppression.
+    Tracebacks are never handed to user code (``tb`` is always None).
+    """
+
+    __slots__ = ("_enter", "_exit", "_manager")
+
+    def __init__(self, manager: Any) -> None:
+        kind = type(manager)
+        try:
+            enter = kind.__enter__
+            exit_ = kind.__exit__
+        except AttributeError:
+            raise TypeError(
+                f"'{kind.__name__}' object does not support the context manager protocol"
+            ) from None
+        self._manager = manager
+        self._enter = enter
+        self._exit = exit_
+
+    def __enter__(self) -> Any:
+        return self._enter(self._manager)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, (SandboxAbort, FinalAnswerException)):
+            self._exit(self._manager, exc_type, exc, None)
+            return False
+        return bool(self._exit(self._manager, exc_type, exc, None))

@@ -1,0 +1,393 @@
+"""Attribute policy: every attribute access in sandboxed code goes through here.
+
+The rewriter turns ``obj.name`` into a call chosen by the *static* shape of ``name``:
+
+* ``__sb_ga__(obj, "name")`` for ordinary names. Receivers of plain value types and of
+  sandbox-made classes take a fast path; everything else has its value vetted (no
+  modules, frames, code objects, blocking primitives, or things from dangerous modules).
+* ``__sb_gas__`` for names with an amplification or escape risk on some receivers
+  (``str.format``, ``ljust``, ``replace``, pandas ``to_csv``, ``query``...).
+* ``__sb_dga__`` for the few allowed dunders, ``__sb_pga__`` for ``_private`` names,
+  which only work on objects the sandbox created.
+
+Dynamic access (``getattr``, format strings, ``operator.attrgetter``) uses the same
+resolver, so there is exactly one policy whatever the path.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ._limits import SandboxLimits
+from ._policy import (
+    ALLOWED_DUNDER_ACCESS,
+    BLOCKED_ATTRIBUTES,
+    DANGEROUS_MODULE_ROOTS,
+    SANDBOX_FILENAME,
+    STRING_DUNDERS,
+)
+from ._runtime import Runtime
+from ._special import _SPECIAL_HANDLERS, SPECIAL_ATTRIBUTES, SpecialAttributes, root_module
+
+__all__ = ["PLAIN_VALUE_TYPES", "SPECIAL_ATTRIBUTES", "AttrView", "AttributeGuard", "SealedProxy"]
+
+PLAIN_VALUE_TYPES = frozenset(
+    {
+        int,
+        float,
+        complex,
+        bool,
+        str,
+        bytes,
+        bytearray,
+        list,
+        tuple,
+        dict,
+        set,
+        frozenset,
+        range,
+        slice,
+        type(None),
+        type(Ellipsis),
+        type(NotImplemented),
+    }
+)
+
+_lock_types = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threading.Condition,
+    threading.Event,
+    threading.Semaphore,
+    threading.Barrier,
+)
+_FORBIDDEN_TYPES = (types.FrameType, types.CodeType, types.TracebackType, types.CellType, *_lock_types)
+_CALLABLE_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+_SAFE_IO_TYPES = ("StringIO", "BytesIO")
+
+
+class SealedProxy:
+    """Base of host objects handed to the sandbox (module and tool proxies).
+
+    Sandboxed code cannot build one (constructors demand a private token), set or delete
+    attributes on one, or reach its ``_`` fields.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"'{type(self).__name__}' object is read-only in the sandbox")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"'{type(self).__name__}' object is read-only in the sandbox")
+
+
+def _home_module(value: Any) -> str:
+    """Best guess of the module a callable or class comes from."""
+    try:
+        if isinstance(value, types.MethodType):
+            value = value.__func__
+        if isinstance(value, types.BuiltinFunctionType):
+            owner = value.__self__
+            if isinstance(owner, types.ModuleType):
+                return owner.__name__
+            if owner is not None and not isinstance(owner, type):
+                home = type(owner).__module__ or ""
+                return "" if home == "builtins" else home  # a method of a builtin value
+            return getattr(value, "__module__", None) or ""
+        module = getattr(value, "__module__", None)
+        if isinstance(module, str):
+            return module
+        owner = getattr(value, "__objclass__", None)
+        return getattr(owner, "__module__", "") or ""
+    except Exception:
+        return ""
+
+
+def _callable_key(value: Any) -> Any:
+    """What decides a callable's verdict: its function, its bound owner's type, or itself."""
+    if isinstance(value, types.MethodType):
+        return value.__func__
+    if isinstance(value, types.BuiltinFunctionType):
+        owner = value.__self__
+        if owner is None or isinstance(owner, (types.ModuleType, type)):
+            return value
+        return (type(owner), value.__name__)
+    return value
+
+
+class AttributeGuard(SpecialAttributes):
+    """The attribute policy of one executor (closures over its runtime)."""
+
+    def __init__(self, runtime: Runtime, limits: SandboxLimits, allow_data_io: bool) -> None:
+        self.rt = runtime
+        self.limits = limits
+        self.allow_data_io = allow_data_io
+        #: set by the executor: turn a real module into its proxy or refuse it
+        self.proxy_module: Callable[[types.ModuleType], Any] = self._refuse_module
+        #: set by the executor: is this dangerous top-level package authorised by name?
+        self.authorized_root: Callable[[str], bool] = lambda root: False
+        #: host types turned into sandbox stand-ins when they appear (``re.Pattern``)
+        self.value_wrappers: dict[type, Callable[[Any], Any]] = {}
+        #: sandbox stand-in classes (``range``, ``bytes``...) -> the real builtin type
+        self.real_types: dict[Any, type] = {}
+        self._verdicts: dict[type, str] = {}
+        self._callable_verdicts: dict[Any, bool] = {}
+        #: ids of the host callables and classes the sandbox builtins expose (always fine)
+        self.safe_ids: set[int] = set()
+        self._format_plans: dict[tuple[str, int], bool] = {}
+        runtime.fast_types.update(PLAIN_VALUE_TYPES)
+        runtime.private_fast_types.update(
+            kind
+            for kind in PLAIN_VALUE_TYPES
+            if not any(n.startswith("_") and not n.startswith("__") for n in dir(kind))
+        )
+        self.ga = self._make_ga()
+
+    # ------------------------------------------------------------------ get
+    def _make_ga(self) -> Callable[[Any, str], Any]:
+        fast = self.rt.fast_types
+        slow = self._ga_slow
+
+        def ga(obj: Any, name: str) -> Any:
+            if type(obj) in fast:
+                return getattr(obj, name)
+            return slow(obj, name)
+
+        return ga
+
+    def _ga_slow(self, obj: Any, name: str) -> Any:
+        if isinstance(obj, types.ModuleType):
+            return getattr(self.proxy_module(obj), name)
+        value = getattr(obj, name)
+        if (
+            isinstance(obj, type)
+            and type(value) in (dict, list, set, bytearray)
+            and not self.rt.is_sandbox_class(obj)
+        ):
+            return copy.copy(value)  # host class state stays unpoisoned
+        return self.vet(value)
+
+    def vet(self, value: Any) -> Any:
+        """Return ``value`` if sandboxed code may hold it, else abort."""
+        kind = type(value)
+        if kind in PLAIN_VALUE_TYPES:
+            return value
+        verdict = self._verdicts.get(kind)
+        if verdict is None:
+            verdict = self._verdicts[kind] = self._judge(kind)
+        if verdict == "ok":
+            return value
+        if verdict == "module":
+            return self.proxy_module(value)
+        if verdict == "wrap":
+            return self.value_wrappers[kind](value)
+        if verdict in ("callable", "class"):
+            key = _callable_key(value)
+            allowed = self._callable_verdicts.get(key)
+            if allowed is None:
+                allowed = self._judge_callable(value, verdict)
+                if len(self._callable_verdicts) > 20_000:
+                    self._callable_verdicts.clear()
+                self._callable_verdicts[key] = allowed
+            if allowed:
+                return value
+            self.rt.security(
+                f"Access to {value!r} (from module '{_home_module(value)}') is not allowed in the sandbox"
+            )
+        self.rt.security(verdict)
+
+    def _judge_callable(self, value: Any, verdict: str) -> bool:
+        if id(value) in self.safe_ids:
+            return True
+        home = root_module(_home_module(value))
+        if verdict == "class" and home == "builtins" and value is not type:
+            return True
+        return home not in DANGEROUS_MODULE_ROOTS or self.authorizedroot_module(home)
+
+    def _judge(self, kind: type) -> str:
+        if kind in self.value_wrappers:
+            return "wrap"
+        if issubclass(kind, types.ModuleType):
+            return "module"
+        if issubclass(kind, SealedProxy):
+            return "ok"
+        if issubclass(kind, _FORBIDDEN_TYPES):
+            return f"Objects of type '{kind.__name__}' (frames, code, tracebacks, locks) are not allowed in the sandbox"
+        if issubclass(kind, _CALLABLE_TYPES):
+            return "callable"
+        if issubclass(kind, type):
+            return "class"
+        home = root_module(getattr(kind, "__module__", ""))
+        if (
+            home != "builtins"
+            and home in DANGEROUS_MODULE_ROOTS
+            and kind.__name__ not in _SAFE_IO_TYPES
+            and not self.authorizedroot_module(home)
+        ):
+            return f"Objects of type '{kind.__module__}.{kind.__name__}' are not allowed in the sandbox"
+        return "ok"
+
+    def _refuse_module(self, module: types.ModuleType) -> Any:
+        self.rt.security(f"Access to module '{module.__name__}' is not allowed")
+
+    def dga(self, obj: Any, name: str) -> Any:
+        """Allowed dunders: strings anywhere; the rest on sandbox objects and builtin types."""
+        rt = self.rt
+        if name in STRING_DUNDERS:
+            value = getattr(obj, name)
+            if value is None or type(value) is str:
+                return value
+            rt.security(f"Access to attribute '{name}' is not allowed here")
+        if isinstance(obj, super):
+            owner = obj.__self_class__
+            if owner is not None and rt.is_sandbox_class(owner):
+                return self.vet(getattr(obj, name))
+        elif (
+            rt.is_sandbox_instance(obj)
+            or rt.is_sandbox_class(obj)
+            or type(obj) in PLAIN_VALUE_TYPES
+            or (isinstance(obj, type) and obj.__module__ == "builtins" and obj is not type)
+        ):
+            return self.vet(getattr(obj, name))
+        rt.security(
+            f"Access to attribute '{name}' is only allowed on objects created in the sandbox, "
+            f"not on {type(obj).__name__!r} objects"
+        )
+
+    def _owns(self, obj: Any) -> bool:
+        rt = self.rt
+        if rt.is_sandbox_instance(obj) or rt.is_sandbox_class(obj):
+            return True
+        code = getattr(obj, "__code__", None) if isinstance(obj, types.FunctionType) else None
+        return code is not None and code.co_filename == SANDBOX_FILENAME
+
+    def pga(self, obj: Any, name: str) -> Any:
+        """``_private`` attributes, only where the sandbox itself put them."""
+        rt = self.rt
+        if self._owns(obj):
+            instance_dict = getattr(obj, "__dict__", None)
+            if not isinstance(obj, type) and isinstance(instance_dict, dict) and name in instance_dict:
+                return getattr(obj, name)
+            mro = obj.__mro__ if isinstance(obj, type) else type(obj).__mro__
+            for klass in mro:
+                if name in klass.__dict__:
+                    if klass in rt.sandbox_classes:
+                        return getattr(obj, name)
+                    break
+            else:
+                if isinstance(obj, types.FunctionType) or any(
+                    "__getattr__" in klass.__dict__ for klass in mro if klass in rt.sandbox_classes
+                ):
+                    return getattr(obj, name)
+                raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{name}'")
+        rt.security(
+            f"Access to private attribute '{name}' is not allowed (only on objects created in the sandbox)"
+        )
+
+    # ------------------------------------------------------------------ set / delete
+    def sa(self, obj: Any, name: str, value: Any) -> None:
+        if type(obj) in self.rt.sandbox_classes:
+            setattr(obj, name, value)
+            return
+        self._check_mutable(obj, name)
+        setattr(obj, name, value)
+
+    def da(self, obj: Any, name: str) -> None:
+        self._check_mutable(obj, name)
+        delattr(obj, name)
+
+    def psa(self, obj: Any, name: str, value: Any) -> None:
+        if not self._owns(obj):
+            self.rt.security(
+                f"Setting private attribute '{name}' is only allowed on objects created in the sandbox"
+            )
+        setattr(obj, name, value)
+
+    def pda(self, obj: Any, name: str) -> None:
+        if not self._owns(obj):
+            self.rt.security(
+                f"Deleting private attribute '{name}' is only allowed on objects created in the sandbox"
+            )
+        delattr(obj, name)
+
+    def _check_mutable(self, obj: Any, name: str) -> None:
+        if self._owns(obj):
+            return
+        if isinstance(obj, (type, types.ModuleType, SealedProxy)):
+            self.rt.security(f"Cannot set or delete attribute '{name}' on {obj!r}: it belongs to the host")
+        if isinstance(obj, _CALLABLE_TYPES):
+            self.rt.security(f"Cannot set or delete attribute '{name}' on a host function")
+        home = root_module(type(obj).__module__)
+        if home in DANGEROUS_MODULE_ROOTS and not self.authorizedroot_module(home):
+            self.rt.security(f"Cannot modify objects of type '{type(obj).__name__}'")
+
+    # ------------------------------------------------------------------ dynamic names
+    def resolve(self, obj: Any, name: Any) -> Any:
+        """``getattr(obj, name)`` with a runtime name, under the same policy."""
+        if type(name) is not str:
+            raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+        if name.startswith("__"):
+            if name in ALLOWED_DUNDER_ACCESS:
+                return self.dga(obj, name)
+            self.rt.security(f"Access to dunder attribute '{name}' is not allowed")
+        if name.startswith("_"):
+            return self.pga(obj, name)
+        if name in BLOCKED_ATTRIBUTES:
+            self.rt.security(f"Access to attribute '{name}' is not allowed")
+        if name in SPECIAL_ATTRIBUTES:
+            return self.gas(obj, name)
+        return self.ga(obj, name)
+
+    def assign(self, obj: Any, name: Any, value: Any) -> None:
+        if type(name) is not str:
+            raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+        if name.startswith("__") or name in BLOCKED_ATTRIBUTES:
+            self.rt.security(f"Setting attribute '{name}' is not allowed")
+        if name.startswith("_"):
+            self.psa(obj, name, value)
+        else:
+            self.sa(obj, name, value)
+
+    def delete(self, obj: Any, name: Any) -> None:
+        if type(name) is not str:
+            raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+        if name.startswith("__") or name in BLOCKED_ATTRIBUTES:
+            self.rt.security(f"Deleting attribute '{name}' is not allowed")
+        if name.startswith("_"):
+            self.pda(obj, name)
+        else:
+            self.da(obj, name)
+
+    # ------------------------------------------------------------------ special names
+    def gas(self, obj: Any, name: str) -> Any:
+        if isinstance(obj, type):
+            obj = self.real_types.get(obj, obj)
+        return _SPECIAL_HANDLERS[name](self, obj, name)
+
+
+class AttrView:
+    """Stand-in for an attribute *target* (``a.b, c.d = ...``, ``for a.b in ...``, ``del a.b``).
+
+    The rewriter turns the target ``obj.name`` into ``__sb_av__(obj)["name"]`` so every
+    assignment form keeps Python's evaluation order while going through the policy.
+    """
+
+    __slots__ = ("_guard", "_obj")
+
+    def __init__(self, guard: AttributeGuard, obj: Any) -> None:
+        self._guard = guard
+        self._obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        return self._guard.resolve(self._obj, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._guard.assign(self._obj, name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self._guard.delete(self._obj, name)

@@ -1,0 +1,254 @@
+"""Attribute names that are dangerous only on some receivers, and safe string formatting.
+
+``"{0.__class__}".format(x)`` walks attributes, ``"a".ljust(10**11)`` allocates 100 GB,
+``df.to_csv(path)`` writes a file: the rewriter routes these *names* (known statically)
+to :class:`SpecialAttributes`, which wraps the bound method with the right check when the
+receiver is a string, an int, a pandas/numpy object... and otherwise falls back to the
+ordinary attribute guard.
+"""
+
+from __future__ import annotations
+
+import _string
+import string
+from collections.abc import Callable
+from typing import Any
+
+from ._limits import check_format_spec, check_length
+from ._policy import DATA_IO_ATTRIBUTES
+
+__all__ = ["SPECIAL_ATTRIBUTES", "SpecialAttributes", "root_module"]
+
+_STRINGISH = (str, bytes, bytearray)
+_PAD_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+_ALWAYS_WRITES = frozenset(
+    {
+        "to_pickle",
+        "to_parquet",
+        "to_hdf",
+        "to_sql",
+        "to_feather",
+        "to_stata",
+        "to_excel",
+        "to_clipboard",
+        "to_orc",
+        "tofile",
+        "dump",
+        "query",
+        "eval",
+    }
+)
+_PATH_KWARGS = ("path_or_buf", "buf", "path", "path_or_buffer", "excel_writer", "fname", "file", "con")
+
+
+def _as_str(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"descriptor 'format' requires a 'str' object but received a '{type(text).__name__}'")
+    return text
+
+
+def root_module(module_name: Any) -> str:
+    return module_name.split(".", 1)[0] if isinstance(module_name, str) else ""
+
+
+class SpecialAttributes:
+    """Mixin of :class:`~._security.AttributeGuard`: handlers for the special names."""
+
+    rt: Any
+    limits: Any
+    allow_data_io: bool
+    _format_plans: dict[tuple[str, int], bool]
+
+    def ga(self, obj: Any, name: str) -> Any:  # provided by AttributeGuard
+        raise NotImplementedError
+
+    def resolve(self, obj: Any, name: Any) -> Any:  # provided by AttributeGuard
+        raise NotImplementedError
+
+    def _format_attr(self, obj: Any, name: str) -> Any:
+        if isinstance(obj, str):
+            if name == "format":
+                return lambda *args, **kwargs: self.format_string(obj, args, kwargs)
+            return lambda mapping: self.format_string(obj, (), mapping, mapping=True)
+        if obj is str:
+            if name == "format":
+                return lambda text, *args, **kwargs: self.format_string(_as_str(text), args, kwargs)
+            return lambda text, mapping: self.format_string(_as_str(text), (), mapping, mapping=True)
+        return self.ga(obj, name)
+
+    def _pad_attr(self, obj: Any, name: str) -> Any:
+        limits = self.limits
+        if isinstance(obj, _STRINGISH):
+            method = getattr(obj, name)
+
+            def padded(width: Any, *rest: Any) -> Any:
+                if isinstance(width, int):
+                    check_length(width, limits, f"{type(obj).__name__}.{name}()")
+                return method(width, *rest)
+
+            return padded
+        if obj in _STRINGISH:
+            unbound = getattr(obj, name)
+
+            def padded_unbound(self_: Any, width: Any, *rest: Any) -> Any:
+                if isinstance(width, int):
+                    check_length(width, limits, f"{obj.__name__}.{name}()")
+                return unbound(self_, width, *rest)
+
+            return padded_unbound
+        return self.ga(obj, name)
+
+    def _size_checked_attr(self, obj: Any, name: str) -> Any:
+        """``replace``/``expandtabs``/``translate``/``join``/``to_bytes`` with size estimates."""
+        owner_types: tuple[type, ...] = (int,) if name == "to_bytes" else _STRINGISH
+        if obj in owner_types:
+            return lambda self_, *args, **kwargs: self._bound_checked(obj, self_, name)(*args, **kwargs)
+        if not isinstance(obj, owner_types):
+            return self.ga(obj, name)
+        method = getattr(obj, name)
+        limits = self.limits
+        label = f"{type(obj).__name__}.{name}()"
+
+        if name == "replace":
+
+            def replace(old: Any, new: Any, count: int = -1) -> Any:
+                if isinstance(old, _STRINGISH) and isinstance(new, _STRINGISH) and len(new) > len(old):
+                    hits = obj.count(old) if old else len(obj) + 1
+                    if 0 <= count < hits:
+                        hits = count
+                    check_length(len(obj) + hits * (len(new) - len(old)), limits, label)
+                return method(old, new, count)
+
+            return replace
+        if name == "expandtabs":
+
+            def expandtabs(tabsize: int = 8) -> Any:
+                if isinstance(tabsize, int):
+                    tabs = obj.count("\t" if isinstance(obj, str) else b"\t")
+                    check_length(len(obj) + tabs * max(tabsize, 0), limits, label)
+                return method(tabsize)
+
+            return expandtabs
+        if name == "translate":
+
+            def translate(table: Any, *rest: Any) -> Any:
+                if isinstance(table, dict) and table:
+                    longest = max((len(v) for v in table.values() if isinstance(v, _STRINGISH)), default=1)
+                    check_length(len(obj) * max(longest, 1), limits, label)
+                return method(table, *rest)
+
+            return translate
+        if name == "join":
+
+            def join(iterable: Any) -> Any:
+                items = iterable if type(iterable) is list else list(iterable)
+                try:
+                    total = sum(map(len, items)) + len(obj) * max(len(items) - 1, 0)
+                except TypeError:
+                    return method(items)
+                check_length(total, limits, label)
+                return method(items)
+
+            return join
+        if name == "to_bytes":
+
+            def to_bytes(length: Any = 1, *rest: Any, **kwargs: Any) -> Any:
+                if isinstance(length, int):
+                    check_length(length, limits, label)
+                return method(length, *rest, **kwargs)
+
+            return to_bytes
+        return method
+
+    def _bound_checked(self, owner: type, obj: Any, name: str) -> Any:
+        if not isinstance(obj, owner):
+            raise TypeError(f"descriptor '{name}' requires a '{owner.__name__}' object")
+        return self._size_checked_attr(obj, name)
+
+    def _data_io_attr(self, obj: Any, name: str) -> Any:
+        owner = obj if isinstance(obj, type) else type(obj)
+        if self.allow_data_io or root_module(getattr(owner, "__module__", "")) not in ("pandas", "numpy"):
+            return self.ga(obj, name)
+        if name in _ALWAYS_WRITES:
+            self.rt.security(
+                f"'{owner.__name__}.{name}' reads/writes files or evaluates code strings; it is disabled "
+                "unless the executor is created with allow_data_io=True"
+            )
+        method = self.ga(obj, name)
+        rt = self.rt
+
+        def without_path(*args: Any, **kwargs: Any) -> Any:
+            if (args and args[0] is not None) or any(kwargs.get(key) is not None for key in _PATH_KWARGS):
+                rt.security(
+                    f"'{owner.__name__}.{name}' may only return a string in the sandbox: writing to a path "
+                    "or buffer needs allow_data_io=True"
+                )
+            return method(*args, **kwargs)
+
+        return without_path
+
+    # ------------------------------------------------------------------ formatting
+    def format_string(self, text: str, args: tuple[Any, ...], kwargs: Any, mapping: bool = False) -> str:
+        """``str.format`` whose fields cannot walk into ``_`` attributes or pad forever."""
+        key = (text, self.limits.max_sequence_length)
+        native = self._format_plans.get(key)
+        if native is None:
+            native = True
+            for _literal, field, spec, _conversion in _string.formatter_parser(text):
+                if field is None:
+                    continue
+                if "." in field or "[" in field or (spec and "{" in spec):
+                    native = False
+                    break
+                if spec:
+                    check_format_spec(spec, self.limits)
+            if len(self._format_plans) > 4096:
+                self._format_plans.clear()
+            self._format_plans[key] = native
+        if native:
+            return text.format_map(kwargs) if mapping else text.format(*args, **kwargs)
+        return _GuardedFormatter(self).vformat(text, args, kwargs)
+
+    def format_value(self, value: Any, spec: Any = "") -> str:
+        if isinstance(spec, str) and spec:
+            check_format_spec(spec, self.limits)
+        return format(value, spec)
+
+    def fstring_value(self, value: Any, conversion: int, spec: str) -> str:
+        if conversion == 115:
+            value = str(value)
+        elif conversion == 114:
+            value = repr(value)
+        elif conversion == 97:
+            value = ascii(value)
+        return self.format_value(value, spec)
+
+
+class _GuardedFormatter(string.Formatter):
+    def __init__(self, guard: SpecialAttributes) -> None:
+        self.guard = guard
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        first, rest = _string.formatter_field_name_split(field_name)
+        obj = self.get_value(first, args, kwargs)
+        for is_attribute, key in rest:
+            obj = self.guard.resolve(obj, key) if is_attribute else obj[key]
+        return obj, first
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        return self.guard.format_value(value, format_spec)
+
+
+_SPECIAL_HANDLERS: dict[str, Callable[[Any, Any, str], Any]] = {
+    "format": SpecialAttributes._format_attr,
+    "format_map": SpecialAttributes._format_attr,
+    **{name: SpecialAttributes._pad_attr for name in _PAD_METHODS},
+    **{
+        name: SpecialAttributes._size_checked_attr
+        for name in ("replace", "expandtabs", "translate", "join", "to_bytes")
+    },
+    **{name: SpecialAttributes._data_io_attr for name in DATA_IO_ATTRIBUTES},
+}
+
+#: Attribute names routed to ``__sb_gas__`` by the rewriter.
+SPECIAL_ATTRIBUTES = frozenset(_SPECIAL_HANDLERS)

@@ -1,0 +1,590 @@
+"""Checked AST -> guarded AST, compiled once by CPython.
+
+The rewriter refuses what the sandbox never allows (dunder names, frame attributes,
+``async``, rebinding tools) and rewrites the rest so that the *compiled bytecode* cannot
+leave the policy:
+
+* every attribute access calls a guard from ``_security`` (name chosen statically);
+* ``*``, ``**``, ``<<`` and ``%`` call the checked operators of ``_ops``;
+* loop bodies, function entries, comprehension steps and generator resumptions start
+  with a tick (``if __sb_next__(__sb_it__, True): __sb_slow__()``), which is how time,
+  operation and memory limits preempt running code;
+* ``except``/``finally`` blocks start by re-raising sandbox aborts and final answers;
+  ``with`` managers are wrapped so ``__exit__`` cannot swallow them either;
+* imports become calls to the import policy.
+
+Nodes keep their original line numbers, so tracebacks point at the user's code.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import copy
+from typing import Any
+
+from ._ast_build import (
+    CHECKED_BINOPS,
+    CHECKED_INPLACE,
+    OPERATOR_NODES,
+    PLAIN_NODES,
+    REFUSED_NODES,
+    MatchAndImportRules,
+    StaticRefusal,
+    call,
+    fast_test,
+    inline_safe_test,
+    load,
+    spec_is_small,
+    store,
+    tick_condition,
+    tick_statement,
+    tick_test,
+)
+from ._policy import (
+    ALLOWED_DUNDER_ACCESS,
+    ALLOWED_DUNDER_DEFINITIONS,
+    BLOCKED_ATTRIBUTES,
+)
+from ._special import SPECIAL_ATTRIBUTES
+
+__all__ = ["StaticRefusal", "rewrite"]
+
+
+class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
+    def __init__(self, protected: frozenset[str]) -> None:
+        self.protected = protected
+        #: (kind, class name) per scope: module, function, lambda, class, comprehension
+        self.scopes: list[tuple[str, str]] = [("module", "")]
+        self.temp_counter = 0
+        self.future_flags = 0
+        #: names bound at module level; the module body runs as a function declaring them global
+        self.module_names: set[str] = set()
+        #: the module body will run inside ``__sb_main__`` (so module scope is a function scope)
+        self.as_function = True
+        #: > 0 while visiting a comprehension's iterable (no ``:=`` allowed there)
+        self.iterable_depth = 0
+        #: statements to run before the ``match`` statement being visited
+        self.match_prelude: list[ast.stmt] = []
+
+    # ------------------------------------------------------------------ dispatch
+    def visit(self, node: ast.AST) -> Any:
+        kind = type(node).__name__
+        if kind in REFUSED_NODES:
+            raise StaticRefusal(REFUSED_NODES[kind], node, security=False)
+        method = getattr(self, "visit_" + kind, None)
+        if method is not None:
+            return method(node)
+        if kind in PLAIN_NODES or isinstance(node, OPERATOR_NODES):
+            return self.generic_visit(node)
+        raise StaticRefusal(f"'{kind}' syntax is not supported in the sandbox", node, security=False)
+
+    def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for statement in statements:
+            result = self.visit(statement)
+            if isinstance(result, list):
+                out.extend(result)
+            elif result is not None:
+                out.append(result)
+        return out
+
+    def visit_body_of(self, node: Any, field: str = "body") -> None:
+        setattr(node, field, self.body(getattr(node, field)))
+
+    # ------------------------------------------------------------------ scopes & names
+    @property
+    def scope(self) -> str:
+        return self.scopes[-1][0]
+
+    def class_name(self) -> str:
+        for kind, name in reversed(self.scopes):
+            if kind == "class":
+                return name
+        return ""
+
+    def mangle(self, name: str) -> str:
+        if name.startswith("__") and not name.endswith("__"):
+            owner = self.class_name().lstrip("_")
+            if owner:
+                return f"_{owner}{name}"
+        return name
+
+    def check_name(self, name: str, node: ast.AST, load: bool = False) -> None:
+        if not name.startswith("__"):
+            return
+        if load and name == "__name__":
+            return
+        if self.scope == "class" and name in ALLOWED_DUNDER_DEFINITIONS:
+            return
+        raise StaticRefusal(f"Forbidden name '{name}': names starting with '__' are not allowed", node)
+
+    def check_binding(self, name: str, node: ast.AST, scope: str | None = None) -> None:
+        """Tools and ``final_answer`` cannot be rebound at module level."""
+        if (scope or self.scope) == "module":
+            self.module_names.add(name)
+        if (scope or self.scope) == "module" and name in self.protected:
+            raise StaticRefusal(
+                f"Cannot assign to name '{name}': it is a tool or final_answer provided to the sandbox; "
+                "pick another variable name",
+                node,
+                security=False,
+            )
+
+    def walrus_allowed(self) -> bool:
+        """``:=`` must bind in a function scope and never inside a comprehension's iterable."""
+        if self.iterable_depth:
+            return False
+        binding = next(kind for kind, _ in reversed(self.scopes) if kind != "comprehension")
+        return binding in ("function", "lambda") or (binding == "module" and self.as_function)
+
+    def temp(self) -> str:
+        self.temp_counter += 1
+        return f"__sb_t{self.temp_counter}__"
+
+    def cleanup(self, names: list[str]) -> list[ast.stmt]:
+        if self.scope == "class":
+            return [ast.Delete(targets=[ast.Name(id=name, ctx=ast.Del()) for name in names])]
+        return []
+
+    # ------------------------------------------------------------------ module
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        kept: list[ast.stmt] = []
+        for statement in node.body:
+            if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+                for alias in statement.names:
+                    feature = getattr(__future__, alias.name, None)
+                    if feature is None:
+                        raise StaticRefusal(f"future feature {alias.name} is not defined", statement, False)
+                    self.future_flags |= feature.compiler_flag
+                continue
+            kept.append(statement)
+        node.body = self.body(kept)
+        return node
+
+    # ------------------------------------------------------------------ names
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        self.check_name(node.id, node, load=isinstance(node.ctx, ast.Load))
+        if not isinstance(node.ctx, ast.Load):
+            self.check_binding(node.id, node)
+        return node
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> ast.NamedExpr:
+        self.check_name(node.target.id, node)
+        binding_scope = next(kind for kind, _ in reversed(self.scopes) if kind != "comprehension")
+        self.check_binding(node.target.id, node, binding_scope)
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_Global(self, node: ast.Global) -> ast.Global:
+        for name in node.names:
+            self.check_name(name, node)
+            if name in self.protected:
+                raise StaticRefusal(
+                    f"Cannot declare tool name '{name}' global: tools cannot be rebound", node, False
+                )
+        return node
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> ast.Nonlocal:
+        for name in node.names:
+            self.check_name(name, node)
+        return node
+
+    # ------------------------------------------------------------------ attributes
+    def attribute_getter(self, attr: str, node: ast.AST) -> str:
+        if attr.startswith("__"):
+            if attr in ALLOWED_DUNDER_ACCESS:
+                return "__sb_dga__"
+            raise StaticRefusal(f"Forbidden access to dunder attribute '{attr}'", node)
+        if attr.startswith("_"):
+            return "__sb_pga__"
+        if attr in BLOCKED_ATTRIBUTES:
+            raise StaticRefusal(f"Forbidden access to attribute '{attr}'", node)
+        return "__sb_gas__" if attr in SPECIAL_ATTRIBUTES else "__sb_ga__"
+
+    def attribute_setter(self, attr: str, node: ast.AST) -> str:
+        if attr.startswith("__") or attr in BLOCKED_ATTRIBUTES:
+            raise StaticRefusal(f"Forbidden assignment to attribute '{attr}'", node)
+        return "__sb_psa__" if attr.startswith("_") else "__sb_sa__"
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        value = self.visit(node.value)
+        attr = self.mangle(node.attr)
+        if isinstance(node.ctx, ast.Load):
+            getter = self.attribute_getter(attr, node)
+            guarded = ast.copy_location(call(getter, value, ast.Constant(attr)), node)
+            if getter not in ("__sb_ga__", "__sb_pga__"):
+                return guarded
+            # inline fast path: plain values and sandbox-made objects need no guard
+            table = "__sb_pfast__" if getter == "__sb_pga__" else "__sb_fast__"
+            if isinstance(value, ast.Name):
+                native = ast.Attribute(value=load(value.id), attr=attr, ctx=ast.Load())
+                test = fast_test(value.id, getter == "__sb_pga__")
+                return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
+            if self.walrus_allowed():
+                # chains (``self.items.append``): name the receiver once with ``:=``
+                named = ast.NamedExpr(target=store("__sb_r__"), value=value)
+                test = ast.Compare(left=call("__sb_type__", named), ops=[ast.In()], comparators=[load(table)])
+                native = ast.Attribute(value=load("__sb_r__"), attr=attr, ctx=ast.Load())
+                guarded = call(getter, load("__sb_r__"), ast.Constant(attr))
+                return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
+            return guarded
+        self.attribute_setter(attr, node)
+        view = ast.copy_location(call("__sb_av__", value), node)
+        return ast.copy_location(ast.Subscript(value=view, slice=ast.Constant(attr), ctx=node.ctx), node)
+
+    # ------------------------------------------------------------------ assignments
+    def visit_Assign(self, node: ast.Assign) -> ast.stmt:
+        target = node.targets[0]
+        if (
+            len(node.targets) == 1
+            and isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+        ):
+            owner = self.visit(target.value)
+            attr = self.mangle(target.attr)
+            setter = self.attribute_setter(attr, target)
+            value = self.visit(node.value)
+            guarded = ast.Expr(call(setter, owner, ast.Constant(attr), value))
+            native = ast.Assign(
+                targets=[ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Store())],
+                value=copy.deepcopy(value),
+            )
+            test = fast_test(owner.id, setter == "__sb_psa__")
+            return ast.copy_location(ast.If(test=test, body=[native], orelse=[guarded]), node)
+        node.targets = [self.visit(t) for t in node.targets]
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
+        if self.scope == "module" and isinstance(node.target, ast.Name):
+            # module-level ``x: T = v`` runs as ``x = v`` (the module body becomes a function)
+            self.visit(node.target)
+            self.visit(node.annotation)
+            if node.value is None:
+                return None
+            assign = ast.Assign(targets=[node.target], value=self.visit(node.value))
+            return ast.copy_location(assign, node)
+        node.target = self.visit(node.target)
+        node.annotation = self.visit(node.annotation)
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        if not isinstance(node.target, ast.Name):
+            node.simple = 0
+        return node
+
+    def inplace(self, target: str, op: ast.operator, value: ast.expr) -> ast.stmt:
+        helper = CHECKED_INPLACE.get(type(op))
+        if helper is None:
+            return ast.AugAssign(target=store(target), op=op, value=value)
+        return ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        target = node.target
+        if isinstance(target, ast.Name):
+            self.visit(target)
+            value = self.visit(node.value)
+            if type(node.op) not in CHECKED_INPLACE:
+                node.value = value
+                return node
+            return ast.copy_location(self.inplace(target.id, node.op, value), node)
+        if isinstance(target, ast.Attribute):
+            owner = self.visit(target.value)
+            attr = self.mangle(target.attr)
+            getter = self.attribute_getter(attr, target)
+            setter = self.attribute_setter(attr, target)
+            value = self.visit(node.value)
+            obj, current = self.temp(), self.temp()
+            statements = [
+                ast.Assign(targets=[store(obj)], value=owner),
+                ast.Assign(targets=[store(current)], value=call(getter, load(obj), ast.Constant(attr))),
+                self.inplace(current, node.op, value),
+                ast.Expr(call(setter, load(obj), ast.Constant(attr), load(current))),
+                *self.cleanup([obj, current]),
+            ]
+            if isinstance(owner, ast.Name) and getter in ("__sb_ga__", "__sb_pga__"):
+                native_target = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Store())
+                helper = CHECKED_INPLACE.get(type(node.op))
+                if helper is None:
+                    native: ast.stmt = ast.AugAssign(
+                        target=native_target, op=node.op, value=copy.deepcopy(value)
+                    )
+                else:
+                    current_value = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Load())
+                    native = ast.Assign(
+                        targets=[native_target], value=call(helper, current_value, copy.deepcopy(value))
+                    )
+                test = fast_test(owner.id, getter == "__sb_pga__")
+                statements = [ast.If(test=test, body=[native], orelse=statements)]
+        else:  # Subscript
+            if type(node.op) not in CHECKED_INPLACE:
+                node.target = self.visit(target)
+                node.value = self.visit(node.value)
+                return node
+            owner = self.visit(target.value)
+            index = self.slice_value(self.visit(target.slice))
+            obj, key, current = self.temp(), self.temp(), self.temp()
+            item = ast.Subscript(value=load(obj), slice=load(key), ctx=ast.Load())
+            statements = [
+                ast.Assign(targets=[store(obj)], value=owner),
+                ast.Assign(targets=[store(key)], value=index),
+                ast.Assign(targets=[store(current)], value=item),
+                self.inplace(current, node.op, self.visit(node.value)),
+                ast.Assign(
+                    targets=[ast.Subscript(value=load(obj), slice=load(key), ctx=ast.Store())],
+                    value=load(current),
+                ),
+                *self.cleanup([obj, key, current]),
+            ]
+        return [ast.copy_location(statement, node) for statement in statements]
+
+    def slice_value(self, index: ast.expr) -> ast.expr:
+        if isinstance(index, ast.Slice):
+            parts = [
+                part if part is not None else ast.Constant(None)
+                for part in (index.lower, index.upper, index.step)
+            ]
+            return ast.copy_location(call("__sb_slice__", *parts), index)
+        if isinstance(index, ast.Tuple):
+            return ast.Tuple(elts=[self.slice_value(element) for element in index.elts], ctx=ast.Load())
+        return index
+
+    # ------------------------------------------------------------------ operators
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        node.left = self.visit(node.left)
+        node.right = self.visit(node.right)
+        helper = CHECKED_BINOPS.get(type(node.op))
+        if helper is None:
+            return node
+        guarded = ast.copy_location(call(helper, node.left, node.right), node)
+        test = inline_safe_test(node.op, node.left, node.right)
+        if test is None:
+            return guarded
+        if test is True:
+            return node
+        native = ast.BinOp(left=copy.deepcopy(node.left), op=node.op, right=copy.deepcopy(node.right))
+        return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.FormattedValue:
+        node.value = self.visit(node.value)
+        spec = node.format_spec
+        if spec is None:
+            return node
+        parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+        if all(isinstance(part, ast.Constant) for part in parts) and spec_is_small(
+            "".join(str(part.value) for part in parts)
+        ):
+            return node
+        spec = self.visit(spec)
+        checked = call("__sb_fstr__", node.value, ast.Constant(node.conversion), spec)
+        return ast.copy_location(ast.FormattedValue(value=checked, conversion=-1, format_spec=None), node)
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        for keyword in node.keywords:
+            if keyword.arg is not None and keyword.arg.startswith("__"):
+                raise StaticRefusal(f"Forbidden keyword argument '{keyword.arg}'", node)
+        return self.generic_visit(node)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ functions & classes
+    def visit_arguments(self, node: ast.arguments) -> ast.arguments:
+        for arg in [*node.posonlyargs, *node.args, *node.kwonlyargs, node.vararg, node.kwarg]:
+            if arg is None:
+                continue
+            if arg.arg.startswith("__"):
+                raise StaticRefusal(f"Forbidden parameter name '{arg.arg}'", arg)
+            if arg.annotation is not None:
+                arg.annotation = self.visit(arg.annotation)
+        node.defaults = [self.visit(default) for default in node.defaults]
+        node.kw_defaults = [None if d is None else self.visit(d) for d in node.kw_defaults]
+        return node
+
+    def check_definition(self, name: str, node: ast.AST) -> None:
+        if name.startswith("__") and not (self.scope == "class" and name in ALLOWED_DUNDER_DEFINITIONS):
+            raise StaticRefusal(
+                f"Defining '{name}' is not allowed in the sandbox"
+                + (
+                    " (the host would run it later)"
+                    if name in ("__del__", "__reduce__", "__reduce_ex__")
+                    else ""
+                ),
+                node,
+            )
+        self.check_binding(name, node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        self.check_definition(node.name, node)
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        node.args = self.visit_arguments(node.args)
+        if node.returns is not None:
+            node.returns = self.visit(node.returns)
+        for param in getattr(node, "type_params", []) or []:
+            self.visit(param)
+        self.scopes.append(("function", ""))
+        statements = self.body(node.body)
+        self.scopes.pop()
+        docstring = (
+            statements[:1]
+            if statements
+            and isinstance(statements[0], ast.Expr)
+            and isinstance(statements[0].value, ast.Constant)
+            and isinstance(statements[0].value.value, str)
+            else []
+        )
+        node.body = [*docstring, ast.copy_location(tick_statement(), node), *statements[len(docstring) :]]
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
+        node.args = self.visit_arguments(node.args)
+        self.scopes.append(("lambda", ""))
+        body = self.visit(node.body)
+        self.scopes.pop()
+        guard = ast.BoolOp(op=ast.And(), values=[tick_test(), call("__sb_slow__")])
+        node.body = ast.copy_location(ast.BoolOp(op=ast.Or(), values=[guard, body]), node.body)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        self.check_definition(node.name, node)
+        for keyword in node.keywords:
+            if keyword.arg == "metaclass":
+                raise StaticRefusal("Custom metaclasses are not allowed in the sandbox", node)
+        node.bases = [self.visit(base) for base in node.bases]
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        for param in getattr(node, "type_params", []) or []:
+            self.visit(param)
+        self.scopes.append(("class", node.name))
+        node.body = self.body(node.body)
+        self.scopes.pop()
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.keyword:
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_Return(self, node: ast.Return) -> ast.Return:
+        if self.scope == "module":
+            raise StaticRefusal("SyntaxError: 'return' outside function", node, security=False)
+        return self.generic_visit(node)  # type: ignore[return-value]
+
+    def outside_function(self, node: ast.AST) -> None:
+        if all(kind in ("module", "class", "comprehension") for kind, _ in self.scopes):
+            raise StaticRefusal("SyntaxError: 'yield' outside function", node, security=False)
+
+    # ------------------------------------------------------------------ generators
+    def visit_Expr(self, node: ast.Expr) -> Any:
+        if isinstance(node.value, (ast.Yield, ast.YieldFrom)):
+            self.outside_function(node)
+            if node.value.value is not None:
+                node.value.value = self.visit(node.value.value)
+            return [node, ast.copy_location(tick_statement(), node)]
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_Yield(self, node: ast.Yield) -> ast.expr:
+        self.outside_function(node)
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        return ast.copy_location(call("__sb_resume__", node), node)
+
+    def visit_YieldFrom(self, node: ast.YieldFrom) -> ast.expr:
+        self.outside_function(node)
+        node.value = self.visit(node.value)
+        return ast.copy_location(call("__sb_resume__", node), node)
+
+    def comprehension(self, node: Any, elements: list[str]) -> Any:
+        generators = node.generators
+        for index, generator in enumerate(generators):
+            if generator.is_async:
+                raise StaticRefusal("async comprehensions are not supported in the sandbox", node, False)
+            self.iterable_depth += 1
+            generator.iter = self.visit(generator.iter)
+            self.iterable_depth -= 1
+            if index == 0:
+                self.scopes.append(("comprehension", ""))
+            generator.target = self.visit(generator.target)
+            generator.ifs = [tick_condition(), *(self.visit(condition) for condition in generator.ifs)]
+        for field in elements:
+            setattr(node, field, self.visit(getattr(node, field)))
+        self.scopes.pop()
+        return node
+
+    def visit_ListComp(self, node: ast.ListComp) -> Any:
+        return self.comprehension(node, ["elt"])
+
+    def visit_SetComp(self, node: ast.SetComp) -> Any:
+        return self.comprehension(node, ["elt"])
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> Any:
+        return self.comprehension(node, ["elt"])
+
+    def visit_DictComp(self, node: ast.DictComp) -> Any:
+        return self.comprehension(node, ["key", "value"])
+
+    # ------------------------------------------------------------------ control flow
+    def visit_For(self, node: ast.For) -> ast.For:
+        node.target = self.visit(node.target)
+        node.iter = self.visit(node.iter)
+        node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
+        node.orelse = self.body(node.orelse)
+        return node
+
+    def visit_While(self, node: ast.While) -> ast.While:
+        node.test = self.visit(node.test)
+        node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
+        node.orelse = self.body(node.orelse)
+        return node
+
+    def visit_With(self, node: ast.With) -> ast.With:
+        for item in node.items:
+            item.context_expr = ast.copy_location(call("__sb_with__", self.visit(item.context_expr)), node)
+            if item.optional_vars is not None:
+                item.optional_vars = self.visit(item.optional_vars)
+        node.body = self.body(node.body)
+        return node
+
+    def visit_Try(self, node: ast.Try) -> ast.Try:
+        node.body = self.body(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                handler.type = self.visit(handler.type)
+            if handler.name is not None:
+                self.check_name(handler.name, handler)
+                self.check_binding(handler.name, handler)
+            rethrow = ast.copy_location(ast.Expr(call("__sb_rethrow__")), handler)
+            handler.body = [rethrow, *self.body(handler.body)]
+        node.orelse = self.body(node.orelse)
+        if node.finalbody:
+            rethrow = ast.copy_location(ast.Expr(call("__sb_rethrow__")), node.finalbody[0])
+            node.finalbody = [rethrow, *self.body(node.finalbody)]
+        return node
+
+
+def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = True) -> tuple[ast.Module, int]:
+    """Rewrite ``tree`` in place; returns it with the ``__future__`` compiler flags it asked for.
+
+    With ``as_function`` the module body is wrapped in ``def __sb_main__()`` that declares
+    every module-level name ``global``: same semantics, but names resolve with CPython's
+    specialised global lookups instead of the slow module-level ``LOAD_NAME``.
+    """
+    rewriter = _Rewriter(protected)
+    rewriter.as_function = as_function
+    tree = rewriter.visit(tree)
+    if as_function and tree.body:
+        body: list[ast.stmt] = list(tree.body)
+        if rewriter.module_names:
+            body.insert(0, ast.Global(names=sorted(rewriter.module_names)))
+        main = ast.FunctionDef(
+            name="__sb_main__",
+            args=ast.arguments(
+                posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
+            ),
+            body=body,
+            decorator_list=[],
+            returns=None,
+            type_params=[],
+        )
+        ast.copy_location(main, tree.body[0])
+        run_main = ast.copy_location(ast.Expr(call("__sb_main__")), tree.body[-1])
+        tree.body = [main, run_main]
+    ast.fix_missing_locations(tree)
+    return tree, rewriter.future_flags
