@@ -274,7 +274,10 @@ def test_tool_called_from_code():
 
 def test_sandbox_object_with_custom_str_as_last_output_does_not_break_the_step():
     agent = make_agent(
-        [code("class Point:\n    def __str__(self):\n        return 'P'\np = Point()\np"), code("final_answer('ok')")]
+        [
+            code("class Point:\n    def __str__(self):\n        return 'P'\np = Point()\np"),
+            code("final_answer('ok')"),
+        ]
     )
     assert agent.run("x") == "ok"
     step = agent.memory.steps[1]
