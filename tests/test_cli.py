@@ -86,3 +86,27 @@ def test_env_picks_azure_when_only_azure_is_configured(clean_env):
     clean_env.setenv("OPENAI_API_VERSION", "2024-10-21")
     clean_env.setenv("SMOLAGENTS_MODEL_ID", "dep")
     assert type(build_model(None, None)).__name__ == "AzureOpenAIModel"
+
+
+def test_cli_default_action_type_runs_a_code_agent(clean_env, capsys):
+    reply = ServerReply(
+        content="Thought: compute it.\n<code>\nimport math\nfinal_answer(math.factorial(5))\n</code>"
+    )
+    with OpenAICompatibleServer([reply]) as server:
+        code = main(
+            [
+                "5!?",
+                "--api-base",
+                server.base_url,
+                "--api-key",
+                "k",
+                "--imports",
+                "numpy",
+                "--verbosity-level",
+                "-1",
+            ]
+        )
+        assert code == 0
+        assert capsys.readouterr().out.strip().endswith("120")
+        system = str(server.requests[0].json["messages"][0])
+        assert "numpy" in system and "<code>" in system

@@ -155,15 +155,9 @@ def _build_agent(args: argparse.Namespace, model: Any) -> Any:
         from .agents import ToolCallingAgent
 
         return ToolCallingAgent(**common)
-    from . import agents
+    from .agents import CodeAgent
 
-    code_agent = getattr(agents, "CodeAgent", None)
-    if code_agent is None:
-        raise SystemExit(
-            "smolagent: --action-type code needs the CodeAgent, which this version does not include yet. "
-            "Use --action-type tool_calling."
-        )
-    return code_agent(additional_authorized_imports=args.imports, **common)
+    return CodeAgent(additional_authorized_imports=args.imports, **common)
 
 
 def main(argv: list[str] | None = None) -> int:
