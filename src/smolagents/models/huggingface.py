@@ -14,10 +14,9 @@ from typing import Any, ClassVar
 
 from .._optional import require
 from ..errors import UserError
-from ._chat_completions import ChatCompletionsApiModel
+from ._chat_completions import ChatCompletionsApiModel, create_call_with_extras
 from ._messages import ChatMessage
 from ._retry import ApiFailure, _server_message, describe_api_error
-from .openai import _create_call
 
 __all__ = ["DEFAULT_INFERENCE_MODEL_ID", "InferenceClientModel"]
 
@@ -101,10 +100,10 @@ class InferenceClientModel(ChatCompletionsApiModel):
         return hub.AsyncInferenceClient(**self._client_arguments())
 
     def _sync_call(self) -> Callable[[dict[str, Any]], Any]:
-        return _create_call(self.client.chat_completion)
+        return create_call_with_extras(self.client.chat_completion)
 
     async def _async_call(self) -> Callable[[dict[str, Any]], Awaitable[Any]]:
-        return _create_call((await self.get_async_client()).chat_completion)
+        return create_call_with_extras((await self.get_async_client()).chat_completion)
 
     # ----------------------------------------------------------------- requests
     @property
