@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import ssl
 import struct
-import threading
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from ._loopback import ScriptedHTTPServer
 
 __all__ = [
     "BedrockConverseServer",
@@ -207,7 +206,7 @@ def _structure_error(body: Mapping[str, Any]) -> str | None:
 
 
 # --------------------------------------------------------------------------- server
-class BedrockConverseServer:
+class BedrockConverseServer(ScriptedHTTPServer["RecordedRequest"]):
     """A loopback Bedrock runtime answering Converse calls from a queue of scripted replies.
 
     - ``credentials``: access key id -> secret key. When given, SigV4 requests must carry a
@@ -240,85 +239,8 @@ class BedrockConverseServer:
         unknown = self.reject - set(REJECTION_MESSAGES)
         if unknown:
             raise ValueError(f"reject accepts {sorted(REJECTION_MESSAGES)}; got {sorted(unknown)}.")
-        self.default = default
+        super().__init__(replies, default=default, ssl_context=ssl_context, host=host, port=port)
         self.chunk_size = max(1, chunk_size)
-        self.ssl_context = ssl_context
-        self._replies: deque[Reply] = deque(replies or [])
-        self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._counter = itertools.count(1)
-        self._host, self._port = host, port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-    def start(self) -> BedrockConverseServer:
-        if self._httpd is None:
-            handler = type("_Handler", (_Handler,), {"app": self})
-            self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
-            self._httpd.daemon_threads = True
-            if self.ssl_context is not None:
-                self._httpd.socket = self.ssl_context.wrap_socket(self._httpd.socket, server_side=True)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="bedrock-test-server",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> BedrockConverseServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("The server is not running: call start() or use it as a context manager.")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The ``endpoint_url`` to give boto3."""
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://{self._host}:{self.port}"
-
-    # ----------------------------------------------------------------- scripting
-    def enqueue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._replies.extend(replies)
-
-    @property
-    def pending_replies(self) -> int:
-        with self._lock:
-            return len(self._replies)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next_reply(self) -> Reply | None:
-        with self._lock:
-            if self._replies:
-                return self._replies.popleft()
-        return self.default
 
     # ----------------------------------------------------------------- answering
     def _authorized(self, request: RecordedRequest, raw_path: str, body: bytes) -> bool:
@@ -524,3 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_events(answer)
         else:
             self._send_json(status, answer, headers)
+
+
+BedrockConverseServer.handler_class = _Handler
+BedrockConverseServer.thread_name = "bedrock-test-server"

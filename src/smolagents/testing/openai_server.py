@@ -15,14 +15,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
 from urllib.parse import parse_qsl, urlsplit
+
+from ._loopback import ScriptedHTTPServer
 
 __all__ = ["OpenAICompatibleServer", "RecordedRequest", "Reply", "ServerFailure", "ServerReply"]
 
@@ -121,7 +121,7 @@ def _thirds(text: str) -> list[str]:
     return [text[i : i + step] for i in range(0, len(text), step)] or [""]
 
 
-class OpenAICompatibleServer:
+class OpenAICompatibleServer(ScriptedHTTPServer["RecordedRequest"]):
     """A loopback chat-completions server answering from a queue of scripted replies.
 
     - POST on any path ending in ``/chat/completions`` (OpenAI ``/v1``, Azure
@@ -150,92 +150,15 @@ class OpenAICompatibleServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(replies, default=default, host=host, port=port)
         self.reject_stop = reject_stop
-        self.default = default
         self.chunk_size = max(1, chunk_size)
         self.model_ids = list(model_ids)
-        self._replies: deque[Reply] = deque(replies or [])
-        self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._counter = itertools.count(1)
-        self._host = host
-        self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-    def start(self) -> OpenAICompatibleServer:
-        if self._httpd is None:
-            handler = type("_Handler", (_Handler,), {"app": self})
-            self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
-            self._httpd.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="openai-test-server",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._httpd = None
-            self._thread = None
-
-    stop = close
-
-    def __enter__(self) -> OpenAICompatibleServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("The server is not running: call start() or use it as a context manager.")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Root URL, e.g. for ``azure_endpoint``."""
-        return f"http://{self._host}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """OpenAI-style base URL ending in ``/v1``."""
         return f"{self.url}/v1"
-
-    # ----------------------------------------------------------------- scripting
-    def enqueue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._replies.extend(replies)
-
-    @property
-    def pending_replies(self) -> int:
-        with self._lock:
-            return len(self._replies)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next_reply(self) -> Reply | None:
-        with self._lock:
-            if self._replies:
-                return self._replies.popleft()
-        return self.default
 
     # ----------------------------------------------------------------- answering
     def _answer_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
@@ -495,3 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_events(answer)
         else:
             self._send_json(status, answer, headers)
+
+
+OpenAICompatibleServer.handler_class = _Handler
+OpenAICompatibleServer.thread_name = "openai-test-server"
