@@ -282,3 +282,14 @@ def test_sandbox_object_with_custom_str_as_last_output_does_not_break_the_step()
     assert agent.run("x") == "ok"
     step = agent.memory.steps[1]
     assert step.error is None and "Point object defined in the sandbox" in step.observations
+
+
+def test_executor_kwargs_set_sandbox_limits_and_a_timeout_is_a_step_error():
+    agent = make_agent(
+        [code("while True:\n    pass"), code("final_answer('stopped')")],
+        executor_kwargs={"timeout_seconds": 0.5},
+    )
+    assert agent.run("x") == "stopped"
+    error = str(agent.memory.steps[1].error)
+    assert "SandboxResourceError" in error or "time" in error.lower()
+    assert agent.python_executor.limits.timeout_seconds == 0.5
