@@ -84,6 +84,24 @@ from .models import (
 from .monitoring import AgentLogger
 from .tools import Tool, ToolCollection, load_tool, tool
 
+_LAZY = {
+    # The sandbox is imported when first used: it is the heaviest part of the core.
+    "CodeOutput": "local_python_executor",
+    "LocalPythonExecutor": "local_python_executor",
+    "PythonExecutor": "local_python_executor",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'smolagents' has no attribute {name!r}")
+
+
 __all__ = [
     # agents
     "CodeAgent",
@@ -146,6 +164,10 @@ __all__ = [
     "WebSearchTool",
     "load_tool",
     "tool",
+    # code execution
+    "CodeOutput",
+    "LocalPythonExecutor",
+    "PythonExecutor",
     # monitoring
     "AgentLogger",
     "LogLevel",
