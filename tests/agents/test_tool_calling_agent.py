@@ -267,7 +267,6 @@ def test_reset_false_continues_the_conversation(tools):
     tasks = [s.task for s in agent.memory.steps if isinstance(s, TaskStep)]
     assert tasks == ["first", "second"]
     assert "first" in " ".join(m.text for m in agent.model.calls[1].messages)
-    agent.run("third") if agent.model.remaining else None
 
 
 def test_generation_error_keeps_memory(tools):

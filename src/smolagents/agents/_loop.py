@@ -119,14 +119,13 @@ class Calls(Effect):
     max_workers: int | None = None
 
     def run_sync(self) -> Generator[Any, None, list[Outcome]]:
-        if len(self.sync_calls) == 1:
+        yield from ()  # nothing to stream: the results come back together
+        if len(self.sync_calls) == 1:  # one call runs on the caller's thread
             return [_capture(self.sync_calls[0])]
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            results = list(pool.map(_capture, self.sync_calls))
-        return results
-        yield  # pragma: no cover - makes this a generator
+            return list(pool.map(_capture, self.sync_calls))
 
     async def run_async(self) -> AsyncIterator[Any]:
         import asyncio

@@ -112,6 +112,7 @@ class MultiStepAgent(ManagedAgentCalls):
         self.step_number = 0
         self.interrupt_switch = False
         self._run_state = "success"
+        self._final_output: Any = None
         self._run_lock = threading.Lock()
         self.system_prompt = self.initialize_system_prompt()
         self.memory = AgentMemory(self.system_prompt)
@@ -399,7 +400,7 @@ class MultiStepAgent(ManagedAgentCalls):
         if reset:
             self.memory.reset()
         self._on_run_start(reset)
-        self._final_output: Any = None
+        self._final_output = None
         self._run_state = "success"
         return self._run_flow(self.task, images, max_steps)
 
