@@ -293,3 +293,9 @@ def test_executor_kwargs_set_sandbox_limits_and_a_timeout_is_a_step_error():
     error = str(agent.memory.steps[1].error)
     assert "SandboxResourceError" in error or "time" in error.lower()
     assert agent.python_executor.limits.timeout_seconds == 0.5
+
+
+def test_memory_return_full_code_joins_the_code_actions():
+    agent = make_agent([code("a = 1"), code("b = a + 1"), code("final_answer(b)")])
+    assert agent.run("x") == 2
+    assert agent.memory.return_full_code() == "a = 1\n\nb = a + 1\n\nfinal_answer(b)"
