@@ -50,10 +50,13 @@ class OpenAIModel(ChatCompletionsApiModel):
         )
 
     # ----------------------------------------------------------------- clients
+    def _connection_arguments(self) -> dict[str, Any]:
+        """Where and as whom to connect; None values are left for the SDK's env defaults."""
+        return {"api_key": self.api_key, "base_url": self.api_base}
+
     def _client_arguments(self) -> dict[str, Any]:
         arguments = {
-            "api_key": self.api_key,
-            "base_url": self.api_base,
+            **self._connection_arguments(),
             "organization": self.organization,
             "project": self.project,
         }
@@ -120,18 +123,12 @@ class AzureOpenAIModel(OpenAIModel):
             **kwargs,
         )
 
-    def _client_arguments(self) -> dict[str, Any]:
-        arguments = {
+    def _connection_arguments(self) -> dict[str, Any]:
+        return {
             "api_key": self.api_key,
             "azure_endpoint": self.azure_endpoint,
             "api_version": self.api_version,
-            "organization": self.organization,
-            "project": self.project,
         }
-        arguments = {key: value for key, value in arguments.items() if value is not None}
-        arguments.update(self.client_kwargs)
-        arguments.setdefault("max_retries", 0)
-        return arguments
 
     def create_client(self) -> Any:
         """Create the sync ``openai.AzureOpenAI`` client."""
