@@ -8,7 +8,6 @@ import time
 import pytest
 
 from smolagents import (
-    ActionOutput,
     ActionStep,
     AgentError,
     AgentGenerationError,
@@ -17,12 +16,10 @@ from smolagents import (
     AgentToolCallError,
     AgentToolExecutionError,
     ChatMessageStreamDelta,
-    FinalAnswerStep,
     LogLevel,
     PlanningStep,
     RunResult,
     TaskStep,
-    ToolCall,
     ToolCallingAgent,
     ToolOutput,
     tool,
@@ -379,7 +376,3 @@ def test_images_go_into_task_step(tools):
     assert agent.memory.steps[0].task_images == ["fake-image"]
     content = agent.model.calls[0].messages[1].content
     assert {"type": "image", "image": "fake-image"} in content
-
-
-def test_events_types_are_exported():
-    assert ToolCall and ToolOutput and ActionOutput and FinalAnswerStep

@@ -12,12 +12,10 @@ from smolagents import (
     ActionStep,
     AgentGenerationError,
     AgentToolCallError,
-    FinalAnswerStep,
     LogLevel,
     OpenAIModel,
     PlanningStep,
     TaskStep,
-    ToolCall,
     ToolCallingAgent,
     ToolOutput,
     tool,
@@ -282,7 +280,3 @@ def test_unknown_tool_and_malformed_json_over_http_are_step_errors():
         assert isinstance(errors[1], AgentToolCallError) and '{"a": 1,' in str(errors[1])
         assert errors[2] is None
         assert "teleport" in str(server.requests[1].json["messages"])
-
-
-def test_events_are_the_documented_types():
-    assert {ToolCall, ToolOutput, ActionOutput, ActionStep, PlanningStep, FinalAnswerStep}

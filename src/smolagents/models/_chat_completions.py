@@ -8,7 +8,6 @@ how to call its SDK (``_sync_call`` / ``_async_call``).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -267,20 +266,7 @@ class ChatCompletionsApiModel(ApiModel):
             messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
         )
         stream, _ = self._call_api(self._sync_call(), params)
-        mapper = StreamMapper(stop_sequences)
-        try:
-            for chunk in stream:
-                yield from mapper.feed(chunk)
-        except Exception as exc:
-            error = self._stream_error(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-        yield from mapper.finish()
+        yield from self._map_stream(stream, StreamMapper(stop_sequences))
 
     async def agenerate_stream(
         self,
@@ -294,26 +280,5 @@ class ChatCompletionsApiModel(ApiModel):
             messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
         )
         stream, _ = await self._acall_api(await self._async_call(), params)
-        mapper = StreamMapper(stop_sequences)
-        try:
-            async for chunk in stream:
-                for delta in mapper.feed(chunk):
-                    yield delta
-        except Exception as exc:
-            error = self._stream_error(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            await _aclose(stream)
-        for delta in mapper.finish():
+        async for delta in self._amap_stream(stream, StreamMapper(stop_sequences)):
             yield delta
-
-
-async def _aclose(stream: Any) -> None:
-    """Close an async stream, whichever spelling its SDK uses (``aclose`` or ``close``)."""
-    close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-    if close is not None:
-        result = close()
-        if inspect.isawaitable(result):
-            await result

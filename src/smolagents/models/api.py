@@ -8,10 +8,11 @@ server rejects ``stop``, the call is retried without it and the text is cut clie
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from ._retry import ApiFailure, RateLimiter, RetryState, describe_api_error, rejects_stop
@@ -215,6 +216,43 @@ class ApiModel(Model):
         error = generation_error(self.model_id, failure, 1, " (while streaming)")
         error.__cause__ = exc
         return error
+
+    def _map_stream(self, stream: Any, mapper: Any) -> Iterator[Any]:
+        """Feed a provider stream through ``mapper`` (``feed(chunk)`` / ``finish()``): a break
+        midway is translated like a call error, and the stream is closed however it ends."""
+        try:
+            for chunk in stream:
+                yield from mapper.feed(chunk)
+        except Exception as exc:
+            error = self._stream_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        yield from mapper.finish()
+
+    async def _amap_stream(self, stream: Any, mapper: Any) -> AsyncIterator[Any]:
+        """Async :meth:`_map_stream`, closing with ``aclose`` or ``close`` as the SDK spells it."""
+        try:
+            async for chunk in stream:
+                for delta in mapper.feed(chunk):
+                    yield delta
+        except Exception as exc:
+            error = self._stream_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+        for delta in mapper.finish():
+            yield delta
 
     # ----------------------------------------------------------------- serialisation and copies
     def _config(self) -> dict[str, Any]:

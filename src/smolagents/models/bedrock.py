@@ -260,21 +260,7 @@ class AmazonBedrockModel(ApiModel):
     ) -> Iterator[ChatMessageStreamDelta]:
         params, cut_at = self._params(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
         response, _ = self._call_api(self._invoke("converse_stream"), params)
-        stream = response["stream"]
-        mapper = ConverseStreamMapper(cut_at)
-        try:
-            for event in stream:
-                yield from mapper.feed(event)
-        except Exception as exc:
-            error = self._stream_error(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-        yield from mapper.finish()
+        yield from self._map_stream(response["stream"], ConverseStreamMapper(cut_at))
 
     # agenerate / agenerate_stream: boto3 has no async client, so Model's defaults run these
     # in a worker thread, delta by delta, without blocking the event loop.
