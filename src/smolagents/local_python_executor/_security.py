@@ -207,7 +207,7 @@ class AttributeGuard(SpecialAttributes):
         home = root_module(_home_module(value))
         if verdict == "class" and home == "builtins" and value is not type:
             return True
-        return home not in DANGEROUS_MODULE_ROOTS or self.authorizedroot_module(home)
+        return home not in DANGEROUS_MODULE_ROOTS or self.authorized_root(home)
 
     def _judge(self, kind: type) -> str:
         if kind in self.value_wrappers:
@@ -227,7 +227,7 @@ class AttributeGuard(SpecialAttributes):
             home != "builtins"
             and home in DANGEROUS_MODULE_ROOTS
             and kind.__name__ not in _SAFE_IO_TYPES
-            and not self.authorizedroot_module(home)
+            and not self.authorized_root(home)
         ):
             return f"Objects of type '{kind.__module__}.{kind.__name__}' are not allowed in the sandbox"
         return "ok"
@@ -323,7 +323,7 @@ class AttributeGuard(SpecialAttributes):
         if isinstance(obj, _CALLABLE_TYPES):
             self.rt.security(f"Cannot set or delete attribute '{name}' on a host function")
         home = root_module(type(obj).__module__)
-        if home in DANGEROUS_MODULE_ROOTS and not self.authorizedroot_module(home):
+        if home in DANGEROUS_MODULE_ROOTS and not self.authorized_root(home):
             self.rt.security(f"Cannot modify objects of type '{type(obj).__name__}'")
 
     # ------------------------------------------------------------------ dynamic names
