@@ -99,8 +99,10 @@ class ModelHTTPError(AgentGenerationError):
         return (type(self), (self.message, self.status_code, self.body), self.__dict__.copy())
 
 
-class InterpreterError(AgentExecutionError):
-    """Model-written code could not run in the sandbox (also raised for code errors)."""
+class InterpreterError(AgentExecutionError, ValueError):
+    """Model-written code could not run in the sandbox (also raised for code errors).
+
+    Also a ``ValueError``: code written for smolagents catches it as one."""
 
 
 class SandboxSecurityError(InterpreterError):

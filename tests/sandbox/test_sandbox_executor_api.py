@@ -42,7 +42,8 @@ def test_call_returns_code_output_with_last_expression() -> None:
     executor = LocalPythonExecutor([])
     result = executor("x = 2\nprint('hello')\nx * 21")
     assert result == CodeOutput(output=42, logs="hello\n", is_final_answer=False)
-    assert executor("y = 1").output is None
+    assert executor("y = 1").output == 1  # an assignment shows its value, as users rely on
+    assert executor("import math").output is None
 
 
 def test_state_persists_and_additional_variables_merge() -> None:

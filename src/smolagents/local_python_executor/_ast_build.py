@@ -6,6 +6,7 @@ import ast
 from typing import Any
 
 from ._policy import BLOCKED_ATTRIBUTES
+from ._special import SPECIAL_ATTRIBUTES
 
 __all__ = [
     "CHECKED_BINOPS",
@@ -79,13 +80,17 @@ CHECKED_BINOPS = {
     ast.Pow: "__sb_pow__",
     ast.LShift: "__sb_lshift__",
     ast.Mod: "__sb_mod__",
+    ast.FloorDiv: "__sb_floordiv__",
 }
 CHECKED_INPLACE = {
     ast.Mult: "__sb_imul__",
     ast.Pow: "__sb_ipow__",
     ast.LShift: "__sb_ilshift__",
     ast.Mod: "__sb_imod__",
+    ast.FloorDiv: "__sb_ifloordiv__",
 }
+#: ``int % d`` / ``int // d`` is linear when ``d`` is one CPython digit (below 2**30).
+_ONE_DIGIT = 1 << 30
 #: f-string format specs with no number above this stay native (checked at compile time).
 _STATIC_SPEC_LIMIT = 100_000
 
@@ -148,8 +153,22 @@ def inline_safe_test(op: ast.operator, left: ast.expr, right: ast.expr) -> Any:
         isinstance(side, ast.Constant) and type(side.value) is float for side in (left, right)
     ):
         return True  # float arithmetic cannot allocate
-    if isinstance(op, ast.Mod) and isinstance(left, ast.Name) and _simple(right):
-        return _type_is(left, "int")  # an int on the left is never string formatting
+    if isinstance(op, ast.FloorDiv) and any(
+        isinstance(side, ast.Constant) and type(side.value) is float for side in (left, right)
+    ):
+        return True  # float floor division cannot allocate or run long
+    if isinstance(op, (ast.Mod, ast.FloorDiv)) and isinstance(left, ast.Name) and _simple(right):
+        # an int on the left is never string formatting; the division is linear when the
+        # divisor is a one-digit constant, or the dividend is small (else the helper
+        # estimates the quadratic cost)
+        if isinstance(right, ast.Constant) and (type(right.value) is float or abs(right.value) < _ONE_DIGIT):
+            return _type_is(left, "int")
+        small = ast.Compare(
+            left=ast.Constant(-_ONE_DIGIT),
+            ops=[ast.Lt(), ast.Lt()],
+            comparators=[load(left.id), ast.Constant(_ONE_DIGIT)],
+        )
+        return ast.BoolOp(op=ast.And(), values=[_type_is(left, "int"), small])
     return None
 
 
@@ -238,10 +257,24 @@ class MatchAndImportRules:
         return node
 
     def visit_MatchClass(self, node: ast.MatchClass) -> ast.MatchClass:
+        """``case C(p, k=q)``: CPython reads the attributes natively, bypassing the guard.
+
+        The class expression is evaluated (guarded) before the ``match`` into a holder, as
+        ``__sb_mcls__(C, n_positional, keyword_names)``, which returns ``C`` when nothing is
+        read, else a gate class whose ``isinstance`` vets the attributes (``__match_args__``
+        entries included) before CPython reads them."""
         for attr in node.kwd_attrs:
-            if attr.startswith("_") or attr in BLOCKED_ATTRIBUTES:
+            if attr.startswith("_") or attr in BLOCKED_ATTRIBUTES or attr in SPECIAL_ATTRIBUTES:
                 raise StaticRefusal(f"Forbidden attribute '{attr}' in class pattern", node)
-        node.cls = self.visit(node.cls)
+        holder = self.temp()
+        gate = call(
+            "__sb_mcls__",
+            self.visit(node.cls),
+            ast.Constant(len(node.patterns)),
+            ast.Tuple(elts=[ast.Constant(attr) for attr in node.kwd_attrs], ctx=ast.Load()),
+        )
+        self.match_prelude.append(ast.Assign(targets=[store(holder)], value=gate))
+        node.cls = load(holder)
         node.patterns = [self.visit(pattern) for pattern in node.patterns]
         node.kwd_patterns = [self.visit(pattern) for pattern in node.kwd_patterns]
         return node

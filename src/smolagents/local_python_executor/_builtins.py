@@ -12,12 +12,15 @@ tick so C consumers stay preemptible. ``eval``, ``exec``, ``compile``, ``open``,
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Callable, Iterator
 from itertools import islice
 from types import SimpleNamespace
 from typing import Any
 
+from ._datalibs import seal_protocol_lookups, type_stand_in
 from ._limits import SandboxLimits, check_length
+from ._resource_overrides import ChainGuard, builtin_overrides
 from ._runtime import Runtime, WithProxy
 from ._security import AttributeGuard, AttrView
 
@@ -186,12 +189,27 @@ def build_builtins(
             pass
         return BigRange(real, rt, limits)
 
+    def as_size(source: Any) -> Any:
+        """``bytes(n)``-style sizes, including objects with ``__index__`` (checked once, as ints)."""
+        if isinstance(source, int) or (
+            hasattr(builtins.type(source), "__index__")
+            and not isinstance(source, (str, builtins.bytes, builtins.bytearray, memoryview, list, tuple))
+            and not hasattr(builtins.type(source), "__iter__")
+        ):
+            try:
+                source = operator.index(source)
+            except TypeError:
+                return source
+        return source
+
     def make_bytes(source: Any = b"", *args: Any) -> bytes:
+        source = as_size(source)
         if isinstance(source, int) and not isinstance(source, bool):
             check_length(source, limits, "bytes(n)")
         return builtins.bytes(source, *args)
 
     def make_bytearray(source: Any = b"", *args: Any) -> bytearray:
+        source = as_size(source)
         if isinstance(source, int) and not isinstance(source, bool):
             check_length(source, limits, "bytearray(n)")
         return builtins.bytearray(source, *args)
@@ -202,11 +220,18 @@ def build_builtins(
                 "type() with three arguments (dynamic class creation) is not allowed; use a class statement"
             )
         kind = builtins.type(args[0])
-        mapped = to_stand_in.get(kind)
+        mapped = to_stand_in.get(kind) or type_stand_in(guard, kind)  # numpy arrays: _datalibs
         if mapped is not None:
             return mapped
-        return safe_type if issubclass(kind, builtins.type) else kind
+        # host types are vetted like any value: functions, methods, generators, proxies and
+        # namespaces come back as opaque stand-ins (name and isinstance, no construction)
+        return safe_type if issubclass(kind, builtins.type) else guard.type_view(kind)
 
+    chains = builtin_overrides(rt, limits, ChainGuard(rt))
+    iterator_stand_ins = {
+        getattr(builtins, name): _stand_in((getattr(builtins, name),), chains[name])
+        for name in ("map", "filter", "zip", "enumerate")
+    }
     range_ = _stand_in((builtins.range, BigRange), make_range)
     bytes_ = _stand_in((builtins.bytes,), make_bytes)
     bytearray_ = _stand_in((builtins.bytearray,), make_bytearray)
@@ -217,6 +242,7 @@ def build_builtins(
         builtins.bytes: bytes_,
         builtins.bytearray: bytearray_,
         builtins.type: safe_type,
+        **iterator_stand_ins,
     }
     real_of = {range_: builtins.range, bytes_: builtins.bytes, bytearray_: builtins.bytearray}
 
@@ -231,7 +257,9 @@ def build_builtins(
             raise TypeError(f"sep must be None or a string, not {builtins.type(sep).__name__}")
         if not isinstance(end, str):
             raise TypeError(f"end must be None or a string, not {builtins.type(end).__name__}")
-        rt.output.write(sep.join(map(str, args)) + end)
+        texts = [str(arg) for arg in args]
+        check_length(len(sep) * max(len(texts) - 1, 0) + len(end), limits, "print() separators")
+        rt.output.write(sep.join(texts) + end)
 
     def iter_(obj: Any, *sentinel: Any) -> Iterator[Any]:
         if not sentinel:
@@ -336,6 +364,10 @@ def build_builtins(
             "iter": iter_,
             "sum": sum_,
             "pow": operators["pow"],
+            "divmod": operators["divmod"],
+            "hash": chains["hash"],
+            "round": chains["round"],
+            **{real.__name__: stand_in for real, stand_in in iterator_stand_ins.items()},
             "format": guard.format_value,
             "getattr": getattr_,
             "hasattr": hasattr_,
@@ -368,6 +400,7 @@ def build_builtins(
         }
     )
     guard.real_types.update(real_of)
+    rt.sandbox_classes.checks.append(lambda cls: seal_protocol_lookups(cls, rt))  # see _datalibs
     guard.real_types[safe_type] = builtins.type
     guard.safe_ids.update(id(value) for value in namespace.values())
     return namespace

@@ -129,17 +129,74 @@ def _syntax_message(error: SyntaxError) -> str:
     return f"Code parsing failed on line {error.lineno} due to: {type(error).__name__}: {error.msg}\n{text}{caret}"
 
 
-def _compile(code: str, protected: frozenset[str]) -> _Compiled:
+def _assigned_value(target: ast.expr) -> ast.expr | None:
+    """An expression reading back what an assignment bound (plain names only: re-reading
+    an attribute or item could run code twice)."""
+    if isinstance(target, ast.Name):
+        return ast.Name(id=target.id, ctx=ast.Load())
+    if isinstance(target, (ast.Tuple, ast.List)) and target.elts:
+        items = [_assigned_value(item) for item in target.elts]
+        if all(item is not None for item in items):
+            return ast.Tuple(elts=items, ctx=ast.Load())  # type: ignore[arg-type]
+    return None
+
+
+def _split_tail(tree: ast.Module) -> ast.Expr | None:
+    """The statement whose value the call returns: a final expression is taken out of the
+    body; a final assignment stays in it and its target is read back (``x = 2**10`` -> 1024)."""
+    if not tree.body:
+        return None
+    last = tree.body[-1]
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+        return last
+    target = None
+    if isinstance(last, ast.Assign):
+        target = last.targets[-1]
+    elif isinstance(last, ast.AugAssign) or (isinstance(last, ast.AnnAssign) and last.value is not None):
+        target = last.target
+    value = _assigned_value(target) if target is not None else None
+    if value is None:
+        return None
+    return ast.copy_location(ast.Expr(value=value), last)
+
+
+def _check_code_size(code: str, tree: ast.Module | None, limits: SandboxLimits) -> None:
+    """Parsing, rewriting and compiling run before any tick and cannot be interrupted: bound
+    the source length before parsing and the syntax-node count before rewriting."""
+    if tree is None:
+        if len(code) > limits.max_code_length:
+            raise SandboxResourceError(
+                f"The code is {len(code)} characters long, over the limit of {limits.max_code_length} "
+                "(SandboxLimits.max_code_length): compiling it could take too long. Split it into "
+                "smaller steps, or load data from a variable instead of a literal",
+                limit="max_code_length",
+            )
+        return
+    for nodes, _ in enumerate(ast.walk(tree), 1):
+        if nodes > limits.max_code_nodes:
+            raise SandboxResourceError(
+                f"The code has over {limits.max_code_nodes} syntax nodes (SandboxLimits.max_code_nodes): "
+                "compiling it could take too long. Use loops and data structures instead of very long "
+                "straight-line code or literals",
+                limit="max_code_nodes",
+            )
+
+
+def _compile(code: str, protected: frozenset[str], limits: SandboxLimits | None = None) -> _Compiled:
     key = (code, protected)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
+    limits = limits or SandboxLimits()
+    _check_code_size(code, None, limits)
     lines = code.splitlines()
     try:
         tree = ast.parse(code, filename=SANDBOX_FILENAME)
-        tail_node = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        _check_code_size(code, tree, limits)
+        tail_node = _split_tail(tree)
         tree, flags = rewrite(tree, protected)
         body = compile(tree, SANDBOX_FILENAME, "exec", flags=flags, dont_inherit=True, optimize=0)
         tail = None
@@ -149,6 +206,8 @@ def _compile(code: str, protected: frozenset[str]) -> _Compiled:
             )
             expression = ast.Expression(body=tail_module.body[0].value)  # type: ignore[attr-defined]
             tail = compile(expression, SANDBOX_FILENAME, "eval", flags=flags, dont_inherit=True, optimize=0)
+    except SandboxResourceError:
+        raise
     except SyntaxError as error:
         raise InterpreterError(_syntax_message(error)) from None
     except (ValueError, TypeError, RecursionError, MemoryError) as error:  # e.g. absurdly nested code
@@ -164,6 +223,15 @@ def _compile(code: str, protected: frozenset[str]) -> _Compiled:
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return compiled
+
+
+def _guard_class_patterns(cls: type, regex: RegexGuard) -> None:
+    """Host classes may compile a regex from a sandbox subclass's attributes when it is
+    created (``string.Template`` with a custom ``idpattern``) and run it later with no time
+    limit; swap such patterns for the sandbox's time-limited ones."""
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, re.Pattern):
+            type.__setattr__(cls, name, regex.compile(value.pattern, value.flags))
 
 
 def _failing_line(error: BaseException, lines: list[str]) -> str:
@@ -230,12 +298,14 @@ class LocalPythonExecutor(PythonExecutor):
         self.authorized_imports: list[str] = self._policy.authorized
         self.state: dict[str, Any] = {}
         self._tool_names: frozenset[str] = frozenset()
+        self._unbindable_cache: frozenset[str] | None = None
 
         rt = self._runtime = Runtime(self.limits)
         guard = AttributeGuard(rt, self.limits, allow_data_io)
         operators = make_operators(self.limits)
         regex = RegexGuard(rt, self.limits)
         guard.value_wrappers[re.Pattern] = regex.compile
+        rt.sandbox_classes.checks.append(lambda cls: _guard_class_patterns(cls, regex))
         gateway = ModuleGateway(
             self._policy,
             rt,
@@ -286,6 +356,18 @@ class LocalPythonExecutor(PythonExecutor):
     def _protected(self) -> frozenset[str]:
         return self._tool_names | {"final_answer"}
 
+    @property
+    def _unbindable(self) -> frozenset[str]:
+        """Names module-level code may not rebind: tools, ``final_answer`` and the builtins.
+
+        A rebinding would persist in the state and silently change every later step
+        (``len = lambda x: 0``)."""
+        names = self._unbindable_cache
+        if names is None:
+            public = (name for name in self._runtime.builtins if not name.startswith("_"))
+            names = self._unbindable_cache = self._protected | frozenset(public)
+        return names
+
     def _make_final_answer(self, host: Callable[..., Any] | None) -> Callable[..., Any]:
         runtime = self._runtime
 
@@ -301,7 +383,9 @@ class LocalPythonExecutor(PythonExecutor):
         return final_answer
 
     def send_tools(self, tools: dict[str, Callable[..., Any]]) -> None:
-        """Expose ``tools`` (tools, managed agents, functions) as opaque callables."""
+        """Expose ``tools`` (tools, managed agents, functions) as opaque callables.
+
+        An ``__import__`` entry is accepted and ignored: imports always follow the policy."""
         builtins = self._runtime.builtins
         for name in self._tool_names:
             builtins.pop(name, None)
@@ -310,6 +394,11 @@ class LocalPythonExecutor(PythonExecutor):
             if name == "final_answer":
                 builtins["final_answer"] = self._make_final_answer(tool)
                 continue
+            if name == "__import__":
+                # Code written for smolagents passes the host's ``__import__`` along with the
+                # tools. Sandboxed code cannot name it, and imports keep following the
+                # authorised-imports policy, so it is accepted and not installed.
+                continue
             if not name.isidentifier() or name.startswith("_"):
                 raise UserError(f"Tool name {name!r} is not a valid Python identifier usable in code")
             builtins[name] = _ToolProxy(_TOOL_TOKEN, name, tool)
@@ -317,6 +406,7 @@ class LocalPythonExecutor(PythonExecutor):
         if "final_answer" not in tools:
             builtins["final_answer"] = self._make_final_answer(None)
         self._tool_names = frozenset(names)
+        self._unbindable_cache = None
 
     def send_variables(self, variables: dict[str, Any]) -> None:
         """Add host values (data frames, images, answers of earlier steps) to the state."""
@@ -329,7 +419,7 @@ class LocalPythonExecutor(PythonExecutor):
         rt = self._runtime
         state = self.state
         try:
-            compiled = _compile(code, self._protected)
+            compiled = _compile(code, self._unbindable, self.limits)
             rt.begin()
         except InterpreterError as error:
             error.logs = ""  # type: ignore[attr-defined]

@@ -28,11 +28,16 @@ __all__ = [
     "OutputBuffer",
     "SandboxAbort",
     "SandboxLimits",
+    "StackMeter",
     "check_format_spec",
     "check_int_bits",
+    "check_int_work",
     "check_length",
     "check_percent_format",
     "current_rss",
+    "enter_call",
+    "exit_call",
+    "int_work_budget",
     "resource_error",
     "watchdog",
 ]
@@ -46,7 +51,8 @@ class SandboxLimits:
 
     Defaults are generous for agent code and still keep a runaway snippet from hurting
     the host: 30 s, 100 M ticks, 2 GiB of memory growth, 100 k-bit integers (30,000
-    digits, far more than ``str(int)`` prints), 10 M-item sequences, 600 nested calls.
+    digits, far more than ``str(int)`` prints), 10 M-item sequences, 600 nested calls,
+    1 MB / 50 k syntax nodes of code per call (parsing and compiling are not preemptible).
     """
 
     timeout_seconds: float | None = 30.0
@@ -57,6 +63,8 @@ class SandboxLimits:
     max_sequence_length: int = 10_000_000
     max_recursion_depth: int = 600
     regex_timeout_seconds: float | None = 2.0
+    max_code_length: int = 1_000_000
+    max_code_nodes: int = 50_000
 
 
 class SandboxAbort(BaseException):
@@ -71,9 +79,92 @@ class SandboxAbort(BaseException):
         self.error = error
 
 
+#: Per thread: how many executor calls are running on it (``Runtime.begin``/``end``).
+_calls = threading.local()
+
+
+def enter_call() -> None:
+    _calls.depth = getattr(_calls, "depth", 0) + 1
+
+
+def exit_call() -> None:
+    _calls.depth = max(getattr(_calls, "depth", 0) - 1, 0)
+
+
 def resource_error(message: str, limit: str) -> NoReturn:
-    """Abort the running sandbox call with a :class:`SandboxResourceError`."""
-    raise SandboxAbort(SandboxResourceError(message, limit=limit))
+    """Abort the running sandbox call with a :class:`SandboxResourceError`.
+
+    Outside a call (the host using a returned ``BigRange`` or override later) it raises
+    the error itself, an ordinary ``Exception``: the sandbox's abort signal is a
+    ``BaseException`` that only an executor call may see."""
+    error = SandboxResourceError(message, limit=limit)
+    if getattr(_calls, "depth", 0):
+        raise SandboxAbort(error)
+    raise error
+
+
+# --------------------------------------------------------------------------- C stack
+
+_stack_budget: int | None = None
+
+
+class StackMeter:
+    """How much C stack the running thread used since ``start()`` (Linux; else a no-op).
+
+    Some C code recurses without CPython's recursion check (``list(map(list, gen))`` with a
+    generator yielding such maps, deep tuple hashing...) and overflows the C stack, which
+    kills the process. Python frames do not show that depth, the stack pointer does: the
+    kernel reports it in ``/proc/thread-self/syscall``, read here with one ``pread``.
+    """
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._base = 0
+
+    def start(self) -> None:
+        self.stop()
+        try:
+            self._fd = os.open("/proc/thread-self/syscall", os.O_RDONLY)
+            self._base = self._pointer()
+        except (OSError, ValueError, IndexError):
+            self.stop()
+
+    def stop(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def _pointer(self) -> int:
+        return int(os.pread(self._fd, 256, 0).split()[-2], 16)  # type: ignore[arg-type]
+
+    @staticmethod
+    def budget() -> int:
+        """C stack a call may use beyond what the host had used: half the thread's stack
+        (the limit for the main thread, ``threading.stack_size()`` for new ones), at most 4 MiB."""
+        global _stack_budget
+        if _stack_budget is None:
+            try:
+                import resource
+
+                soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+            except (ImportError, ValueError, OSError):
+                soft = -1
+            limit = soft if soft > 0 else 8 * 2**20
+            threads = threading.stack_size() or limit
+            _stack_budget = min(4 * 2**20, limit // 2, threads // 2)
+        return _stack_budget
+
+    def used(self) -> int:
+        """Bytes of C stack used since ``start()`` (0 where it cannot be measured)."""
+        if self._fd is None:
+            return 0
+        try:
+            return self._base - self._pointer()
+        except (OSError, ValueError, IndexError):
+            return 0
 
 
 # --------------------------------------------------------------------------- output
@@ -220,6 +311,24 @@ def check_int_bits(bits: int, limits: SandboxLimits, what: str) -> None:
         resource_error(
             f"{what} would produce an integer of about {bits} bits, over the limit of "
             f"{limits.max_int_bits} bits (SandboxLimits.max_int_bits)",
+            "max_int_bits",
+        )
+
+
+def int_work_budget(limits: SandboxLimits) -> int:
+    """Bit-operations allowed for one quadratic integer operation (division, gcd, modular
+    ``pow``, ``isqrt``): four times a full-size ``max_int_bits`` product, about 0.1 s."""
+    return 4 * limits.max_int_bits * limits.max_int_bits
+
+
+def check_int_work(work: int, limits: SandboxLimits, what: str, bits: tuple[int, ...] = ()) -> None:
+    """Refuse an integer operation estimated to cost more than :func:`int_work_budget`."""
+    if work > int_work_budget(limits):
+        sizes = f" on operands of {' and '.join(str(b) for b in bits)} bits" if bits else ""
+        resource_error(
+            f"{what}{sizes} would take too long (about {work:.2e} bit operations in one uninterruptible "
+            f"call; the budget is 4 * max_int_bits**2 = {int_work_budget(limits):.2e}, "
+            "SandboxLimits.max_int_bits). Work with smaller numbers, or raise max_int_bits",
             "max_int_bits",
         )
 

@@ -17,17 +17,26 @@ import itertools
 import math
 import operator
 import queue
-import random
+import sys
 import time
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._limits import SandboxAbort, SandboxLimits, check_int_bits, check_length, resource_error
-from ._policy import BASE_BUILTIN_MODULES, NEVER_VIA_WILDCARD
+from ._datalibs import DATA_LIB_ROOTS, numpy_overrides, pandas_overrides
+from ._limits import SandboxAbort, SandboxLimits, check_int_bits, resource_error
+from ._policy import BASE_BUILTIN_MODULES, NEVER_VIA_WILDCARD, refused_capability
+from ._resource_overrides import (
+    ChainGuard,
+    itertools_overrides,
+    math_overrides,
+    random_overrides,
+    statistics_overrides,
+)
 from ._runtime import Runtime
 from ._security import AttributeGuard, SealedProxy
+from ._stdlib_state import STATE_BUILDERS
 
 __all__ = ["ImportPolicy", "ModuleGateway", "ModuleProxy"]
 
@@ -71,20 +80,47 @@ _DATA_IO_NAMES = {
             "open_memmap",
         }
     ),
-    "pandas": frozenset({"eval", "to_pickle", "ExcelWriter", "HDFStore", "ExcelFile"}),
+    "pandas": frozenset({"eval", "to_pickle", "ExcelWriter", "HDFStore", "ExcelFile", "show_versions"}),
     "pickle": frozenset({"load", "loads", "Unpickler"}),
 }
 #: Names refused whatever the options: host-global state, eval gadgets, amplifiers.
 _ALWAYS_DENIED = {
-    "numpy": frozenset(
-        {"set_printoptions", "seterr", "seterrcall", "setbufsize", "set_string_function", "source"}
-    ),
+    "numpy": frozenset({"set_printoptions", "seterrcall", "setbufsize", "set_string_function", "source"}),
     "pandas": frozenset({"set_eng_float_format"}),
-    "typing": frozenset({"get_type_hints"}),
-    "time": frozenset({"tzset"}),
+    "typing": frozenset({"get_type_hints", "clear_overloads"}),
+    "time": frozenset({"tzset", "clock_settime", "clock_settime_ns"}),
+    "timeit": frozenset({"main"}),
     "collections": frozenset({"UserString", "UserList"}),
     "string": frozenset({"Formatter"}),
-    "logging": frozenset({"Formatter", "FileHandler", "basicConfig", "makeLogRecord"}),
+    # logging: the sandbox gets a private logging world (_stdlib_state); these would reach
+    # files, sockets, processes or import arbitrary names (logging.config), or host handlers
+    "logging": frozenset(
+        {"FileHandler", "currentframe", "getHandlerByName", "getHandlerNames"}
+        | {"dictConfig", "fileConfig", "listen", "stopListening", "BaseConfigurator", "DictConfigurator"}
+        | {"dictConfigClass", "ConvertingDict", "ConvertingList", "ConvertingTuple", "ConvertingMixin"}
+        | {"WatchedFileHandler", "RotatingFileHandler", "TimedRotatingFileHandler", "BaseRotatingHandler"}
+        | {"SocketHandler", "DatagramHandler", "SysLogHandler", "SMTPHandler", "HTTPHandler"}
+        | {"NTEventLogHandler", "QueueListener"}
+    ),
+}
+
+
+#: C or platform modules -> the public package whose objects they define.
+_IMPLEMENTED_BY = {
+    "_io": "io",
+    "_thread": "threading",
+    "_socket": "socket",
+    "_ssl": "ssl",
+    "_pickle": "pickle",
+    "posix": "os",
+    "nt": "os",
+    "posixpath": "os",
+    "ntpath": "os",
+    "_posixsubprocess": "subprocess",
+    "_ctypes": "ctypes",
+    "_multiprocessing": "multiprocessing",
+    "_sqlite3": "sqlite3",
+    "_imp": "importlib",
 }
 
 
@@ -125,13 +161,19 @@ class ImportPolicy:
         )
 
     def root_authorized(self, root: str) -> bool:
+        """Is the top-level package ``root`` authorised? C accelerator modules count as the
+        package they implement (objects of ``io`` report ``_io`` as their module)."""
+        root = _IMPLEMENTED_BY.get(root, root)
         return self.any or root in self.exact or root in self.wildcards
 
     def missing(self) -> list[str]:
-        """Authorised modules that are not installed."""
+        """Authorised entries whose top-level package is not installed.
+
+        Only the top-level package is looked up: ``'pkg.sub'`` may name a submodule that is
+        imported later (or not at all), and looking it up would import ``pkg`` now."""
         out = []
         for entry in self.authorized:
-            name = entry[:-2] if entry.endswith(".*") else entry
+            name = (entry[:-2] if entry.endswith(".*") else entry).split(".")[0]
             if name == "*":
                 continue
             try:
@@ -209,8 +251,10 @@ class ModuleGateway:
             f"Import of {module} is not allowed. Authorized imports are: {self.policy.authorized}"
         )
 
-    def proxy(self, module: types.ModuleType) -> ModuleProxy:
-        name = module.__name__
+    def proxy(self, module: types.ModuleType, name: str | None = None) -> ModuleProxy:
+        """The proxy of ``module``, authorised under ``name`` (its import path, which differs
+        from ``__name__`` for aliases such as ``os.path`` -> ``posixpath``)."""
+        name = name or module.__name__
         proxy = self._proxies.get(name)
         if proxy is None:
             proxy = self._proxies[name] = ModuleProxy(_TOKEN, module, self.policy.allows(name), self)
@@ -227,7 +271,7 @@ class ModuleGateway:
             self.refuse(name)
         module = importlib.import_module(name)
         if bind_leaf:
-            return self.proxy(module)
+            return self.proxy(module, name)
         return self.proxy(importlib.import_module(name.split(".")[0]))
 
     def import_from(self, module_name: str, name: str) -> Any:
@@ -240,7 +284,7 @@ class ModuleGateway:
                 raise ImportError(f"cannot import name '{name}' from '{module_name}'")
             if not self.policy.allows(submodule):
                 self.refuse(submodule)
-            return self.proxy(importlib.import_module(submodule))
+            return self.proxy(importlib.import_module(submodule), submodule)
         return self.attribute(module, True, name)
 
     def import_star(self, module_name: str) -> None:
@@ -279,10 +323,12 @@ class ModuleGateway:
         value = getattr(module, name)  # AttributeError for missing names, as usual
         if isinstance(value, types.ModuleType):
             submodule = value.__name__
+            if sys.modules.get(f"{module_name}.{name}") is value:
+                submodule = f"{module_name}.{name}"  # an alias registered as a submodule: os.path
             if submodule == f"{module_name}.{name}" and (
                 self.policy.allows(submodule) or self.policy.leads_to(submodule)
             ):
-                value = self.proxy(value)
+                value = self.proxy(value, submodule)
                 self._cache[key] = value
                 return value
             hint = "" if submodule != f"{module_name}.{name}" else f" (authorise '{submodule}' to use it)"
@@ -294,6 +340,13 @@ class ModuleGateway:
                 f"Module '{module_name}' is not authorised (only some of its submodules are); "
                 f"authorised imports are: {self.policy.authorized}"
             )
+        refusal = refused_capability(module_name, name, callable(value))
+        if refusal is not None:
+            self.rt.security(refusal)
+        if module_name == "builtins" and name in self.rt.builtins:
+            value = self.rt.builtins[name]  # the sandbox's own (guarded) version
+            self._cache[key] = value
+            return value
         root = module_name.split(".")[0]
         if name in _ALWAYS_DENIED.get(root, ()) or (
             not self.allow_data_io
@@ -324,40 +377,18 @@ class ModuleGateway:
     def _module_overrides(self, root: str, module_name: str) -> dict[str, Any]:
         if module_name in self._overrides:
             return self._overrides[module_name]
-        builder = _OVERRIDE_BUILDERS.get(module_name) or (
-            _OVERRIDE_BUILDERS.get(root) if root == "numpy" else None
-        )
+        if root in DATA_LIB_ROOTS:  # every numpy/pandas submodule: see ``_datalibs``
+            table = _DATA_LIB_BUILDERS[root](self, module_name)
+            self._overrides[module_name] = table
+            return table
+        builder = _OVERRIDE_BUILDERS.get(module_name)
         table = builder(self) if builder else {}
         self._overrides[module_name] = table
         return table
 
     # ------------------------------------------------------------------ overrides
     def _random(self) -> dict[str, Any]:
-        generator = random.Random()
-        limits = self.limits
-        shared = getattr(random, "_inst", None)
-        table = {
-            name: getattr(generator, name)
-            for name in dir(random)
-            if not name.startswith("_") and getattr(getattr(random, name), "__self__", None) is shared
-        }
-
-        def getrandbits(k: int) -> int:
-            check_int_bits(k, limits, "random.getrandbits()")
-            return generator.getrandbits(k)
-
-        def randbytes(n: int) -> bytes:
-            check_length(n, limits, "random.randbytes()")
-            return generator.randbytes(n)
-
-        def choices(
-            population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
-        ) -> list[Any]:
-            check_length(k, limits, "random.choices()")
-            return generator.choices(population, weights, cum_weights=cum_weights, k=k)
-
-        table.update(getrandbits=getrandbits, randbytes=randbytes, choices=choices)
-        return table
+        return random_overrides(self.limits)
 
     def _time(self) -> dict[str, Any]:
         rt = self.rt
@@ -413,7 +444,13 @@ class ModuleGateway:
                 result = mul(result, item)
             return result
 
-        return {"factorial": factorial, "comb": comb, "perm": perm, "prod": prod}
+        return {
+            "factorial": factorial,
+            "comb": comb,
+            "perm": perm,
+            "prod": prod,
+            **math_overrides(limits, rt),  # gcd, lcm, isqrt: see _resource_overrides
+        }
 
     def _itertools(self) -> dict[str, Any]:
         rt = self.rt
@@ -434,6 +471,7 @@ class ModuleGateway:
             return lambda *args, **kwargs: _ticking(factory(*args, **kwargs), rt)
 
         return {
+            **itertools_overrides(ChainGuard(rt), rt),  # depth-checked combinators
             "count": count,
             "cycle": cycle,
             "repeat": repeat,
@@ -518,78 +556,9 @@ class ModuleGateway:
             "ilshift": ops["__sb_ilshift__"],
             "mod": ops["__sb_mod__"],
             "imod": ops["__sb_imod__"],
+            "floordiv": ops["__sb_floordiv__"],
+            "ifloordiv": ops["__sb_ifloordiv__"],
         }
-
-    def _numpy(self) -> dict[str, Any]:
-        """Size checks on the main numpy constructors, before they allocate."""
-        np = importlib.import_module("numpy")
-        cap = self.limits.max_memory_bytes
-        if cap is None:
-            return {}
-
-        def check(elements: Any, dtype: Any, what: str) -> None:
-            try:
-                itemsize = np.dtype(dtype).itemsize if dtype is not None else 8
-                size = int(elements) * max(itemsize, 1)
-            except (TypeError, ValueError, OverflowError):
-                return
-            if size > cap:
-                resource_error(
-                    f"numpy.{what}() would allocate about {size // 2**20} MiB, over the memory limit "
-                    f"of {cap // 2**20} MiB (SandboxLimits.max_memory_bytes)",
-                    "max_memory_bytes",
-                )
-
-        def shape_size(shape: Any) -> int:
-            if isinstance(shape, Iterable):
-                return math.prod(int(dim) for dim in shape)
-            return int(shape)
-
-        def by_shape(name: str) -> Callable[..., Any]:
-            real = getattr(np, name)
-
-            position = 1 if name == "full" else 0
-
-            def create(shape: Any, *args: Any, **kwargs: Any) -> Any:
-                dtype = kwargs.get("dtype", args[position] if len(args) > position else None)
-                check(shape_size(shape), dtype, name)
-                return real(shape, *args, **kwargs)
-
-            return create
-
-        def arange(*args: Any, **kwargs: Any) -> Any:
-            numbers = args[:3]
-            if numbers and all(isinstance(a, (int, float)) for a in numbers):
-                start, stop, step = (0, numbers[0], 1) if len(numbers) == 1 else (*numbers[:2], 1)
-                if len(numbers) == 3:
-                    step = numbers[2]
-                if step:
-                    check(max((stop - start) / step, 0), kwargs.get("dtype"), "arange")
-            return np.arange(*args, **kwargs)
-
-        def linspace(start: Any, stop: Any, num: int = 50, *args: Any, **kwargs: Any) -> Any:
-            check(num, kwargs.get("dtype"), "linspace")
-            return np.linspace(start, stop, num, *args, **kwargs)
-
-        def eye(n: Any, m: Any = None, *args: Any, **kwargs: Any) -> Any:
-            check(int(n) * int(n if m is None else m), kwargs.get("dtype"), "eye")
-            return np.eye(n, m, *args, **kwargs)
-
-        def identity(n: Any, *args: Any, **kwargs: Any) -> Any:
-            check(int(n) * int(n), kwargs.get("dtype"), "identity")
-            return np.identity(n, *args, **kwargs)
-
-        def tile(a: Any, reps: Any) -> Any:
-            check(np.size(a) * shape_size(reps), None, "tile")
-            return np.tile(a, reps)
-
-        def repeat(a: Any, repeats: Any, *args: Any, **kwargs: Any) -> Any:
-            check(np.size(a) * int(np.max(repeats)), None, "repeat")
-            return np.repeat(a, repeats, *args, **kwargs)
-
-        table = {name: by_shape(name) for name in ("zeros", "ones", "empty", "full")}
-        table.update(arange=arange, linspace=linspace, eye=eye, identity=identity, tile=tile, repeat=repeat)
-        return table
 
 
 _OVERRIDE_BUILDERS: dict[str, Callable[[ModuleGateway], dict[str, Any]]] = {
@@ -598,6 +567,12 @@ _OVERRIDE_BUILDERS: dict[str, Callable[[ModuleGateway], dict[str, Any]]] = {
     "math": ModuleGateway._math,
     "itertools": ModuleGateway._itertools,
     "queue": ModuleGateway._queue,
+    "statistics": lambda gateway: statistics_overrides(gateway.limits),
     "operator": ModuleGateway._operator,
-    "numpy": ModuleGateway._numpy,
+    **STATE_BUILDERS,
+}
+#: numpy / pandas (and all their submodules): memory, dispatch and host-state policy
+_DATA_LIB_BUILDERS: dict[str, Callable[[ModuleGateway, str], dict[str, Any]]] = {
+    "numpy": numpy_overrides,
+    "pandas": pandas_overrides,
 }

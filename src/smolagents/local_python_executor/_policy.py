@@ -17,9 +17,11 @@ __all__ = [
     "DATA_IO_ATTRIBUTES",
     "HELPER_PREFIX",
     "NEVER_VIA_WILDCARD",
+    "REFUSED_CAPABILITIES",
     "SANDBOX_FILENAME",
     "STRING_DUNDERS",
     "is_dunder",
+    "refused_capability",
 ]
 
 #: Modules every executor may import, as documented.
@@ -167,7 +169,7 @@ STRING_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__"})
 #: Dunders sandboxed code may read as attributes (``super().__init__(...)``,
 #: ``type(x).__name__``). Only on ``super()`` objects, sandbox-made classes and their
 #: instances, and builtin types, except for the string dunders which are safe anywhere.
-#: Amplifying operators (``"%9d".__mod__``, ``int.__pow__``) and ``__format__`` are left
+#: Amplifying operators (``"%9d".__mod__``, ``int.__pow__``, ``__floordiv__``) and ``__format__`` are left
 #: out: called directly they would skip the checked operators of ``_ops``.
 ALLOWED_DUNDER_ACCESS = frozenset(
     (ALLOWED_DUNDER_DEFINITIONS | STRING_DUNDERS)
@@ -182,7 +184,11 @@ ALLOWED_DUNDER_ACCESS = frozenset(
         "__delete__",
     }
     - {"__slots__", "__format__"}
-    - {f"__{prefix}{op}__" for op in ("mul", "pow", "lshift", "mod") for prefix in ("", "r", "i")}
+    - {
+        f"__{prefix}{op}__"
+        for op in ("mul", "pow", "lshift", "mod", "floordiv", "divmod")
+        for prefix in ("", "r", "i")
+    }
 )
 
 #: Top-level packages that are never reachable *indirectly* (as an attribute value, a
@@ -292,6 +298,16 @@ NEVER_VIA_WILDCARD = frozenset(
         "pandas.io",
         "pandas.util",
         "pandas.testing",
+        # pandas internals that evaluate strings, import plugins, load pickles or
+        # register accessors on host classes
+        "pandas.compat",
+        "pandas.plotting",
+        "pandas.api.extensions",
+        "pandas.api.interchange",
+        "pandas.core.interchange",
+        "pandas.core.computation",
+        "pandas.core.config_init",
+        "pandas.core.accessor",
     }
 )
 
@@ -319,6 +335,7 @@ DATA_IO_ATTRIBUTES = frozenset(
         "to_string",
         "query",
         "eval",
+        "style",
     }
 )
 
@@ -326,3 +343,114 @@ DATA_IO_ATTRIBUTES = frozenset(
 def is_dunder(name: str) -> bool:
     """True for ``__x`` style names (dunders and class-private names)."""
     return name.startswith("__")
+
+
+_EXEC_FAMILY = ("execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe")
+_SPAWN_FAMILY = ("spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe")
+_OS_PROCESS = frozenset(
+    {
+        "system",
+        "popen",
+        "fork",
+        "forkpty",
+        "posix_spawn",
+        "posix_spawnp",
+        "startfile",
+        "kill",
+        "killpg",
+        "abort",
+        "register_at_fork",
+        *_EXEC_FAMILY,
+        *_SPAWN_FAMILY,
+    }
+)
+_EVALUATES = "evaluates code or reaches the interpreter's internals"
+_SPAWNS = "creates or signals processes"
+
+#: Capabilities refused however a module was authorised (by name, by wildcard or with
+#: ``'*'``): process creation and code evaluation. ``module -> {name: why}``; the name
+#: ``'*'`` refuses every callable of the module (its constants stay readable).
+REFUSED_CAPABILITIES: dict[str, dict[str, str]] = {
+    "os": dict.fromkeys(_OS_PROCESS, _SPAWNS),
+    "posix": dict.fromkeys(_OS_PROCESS, _SPAWNS),
+    "nt": dict.fromkeys(_OS_PROCESS, _SPAWNS),
+    "subprocess": {"*": _SPAWNS},
+    "_posixsubprocess": {"*": _SPAWNS},
+    "multiprocessing": {"*": _SPAWNS},
+    "concurrent.futures.process": {"*": _SPAWNS},
+    "pty": {"*": _SPAWNS},
+    "webbrowser": {"*": _SPAWNS},
+    "asyncio": dict.fromkeys(("create_subprocess_exec", "create_subprocess_shell"), _SPAWNS),
+    "builtins": dict.fromkeys(
+        ("eval", "exec", "compile", "breakpoint", "globals", "locals", "vars", "input", "help"), _EVALUATES
+    ),
+    "importlib": {"*": _EVALUATES},
+    "importlib.util": {"*": _EVALUATES},
+    "importlib.machinery": {"*": _EVALUATES},
+    "runpy": {"*": _EVALUATES},
+    "code": {"*": _EVALUATES},
+    "codeop": {"*": _EVALUATES},
+    "pdb": {"*": _EVALUATES},
+    "bdb": {"*": _EVALUATES},
+    "ctypes": {"*": _EVALUATES},
+    "_ctypes": {"*": _EVALUATES},
+    "marshal": dict.fromkeys(("load", "loads"), _EVALUATES),
+    "types": dict.fromkeys(("FunctionType", "LambdaType", "CodeType", "MethodType", "CellType"), _EVALUATES),
+    "gc": dict.fromkeys(("get_objects", "get_referrers", "get_referents", "get_stats"), _EVALUATES),
+    "inspect": dict.fromkeys(
+        (
+            "getmembers",
+            "getmembers_static",
+            "getattr_static",
+            "currentframe",
+            "stack",
+            "trace",
+            "getouterframes",
+            "getinnerframes",
+            "getclosurevars",
+            "getgeneratorlocals",
+            "getcoroutinelocals",
+            "getargvalues",
+            "unwrap",
+        ),
+        _EVALUATES,
+    ),
+    "sys": dict.fromkeys(
+        (
+            "settrace",
+            "setprofile",
+            "addaudithook",
+            "call_tracing",
+            "setrecursionlimit",
+            "setswitchinterval",
+            "set_int_max_str_digits",
+            "modules",
+            "meta_path",
+            "path_hooks",
+        ),
+        _EVALUATES,
+    ),
+    "threading": dict.fromkeys(
+        ("settrace", "setprofile", "settrace_all_threads", "setprofile_all_threads"), _EVALUATES
+    ),
+}
+
+
+def refused_capability(module: str, name: str, is_callable: bool) -> str | None:
+    """Why ``module.name`` is refused even in an authorised module, or None."""
+    table = REFUSED_CAPABILITIES.get(module)
+    why = table.get(name) if table is not None else None
+    if why is None and is_callable:
+        # '*' covers the module's submodules too (``multiprocessing.context.Process``)
+        parts = module.split(".")
+        for end in range(len(parts), 0, -1):
+            why = REFUSED_CAPABILITIES.get(".".join(parts[:end]), {}).get("*")
+            if why is not None:
+                break
+    if why is None:
+        return None
+    return (
+        f"'{module}.{name}' {why}; the sandbox refuses it even when '{module}' is authorised. "
+        "If the agent really needs it, give it a tool that does exactly that (tools=[...]), "
+        "or run the code in an isolated executor."
+    )

@@ -289,6 +289,22 @@ def _probe(compiled: re.Pattern[Any], method: str, args: tuple[Any, ...], timeou
     return bool(ready)
 
 
+def _captures_in_lookaround(pattern: Any, flags: int) -> bool:
+    """Capturing groups inside lookarounds can capture overlapping text: ``findall``/``split``/
+    ``sub`` results can then be quadratic in the subject (``(?=(a*))``)."""
+    text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
+    try:
+        data = list(sre_parse.parse(text, flags))
+    except Exception:  # re raises its own error
+        return False
+    for item, _ in _walk(data):
+        if item[0] in (_C.ASSERT, _C.ASSERT_NOT) and any(
+            sub[0] == _C.SUBPATTERN and sub[1][0] is not None for sub, _ in _walk(item[1][1])
+        ):
+            return True
+    return False
+
+
 def _stub(match: Any) -> str:
     return ""
 
@@ -300,6 +316,7 @@ class RegexGuard:
         self.rt = runtime
         self.limits = limits
         self._degrees: dict[tuple[Any, int], int] = {}
+        self._overlapping: dict[tuple[Any, int], bool] = {}
 
     def degree(self, pattern: Any, flags: int) -> int:
         key = (pattern, int(flags))
@@ -324,8 +341,30 @@ class RegexGuard:
         compiled = re.compile(pattern, flags)
         return SandboxPattern(self, compiled, self.degree(compiled.pattern, compiled.flags))
 
+    def check_captures(self, pattern: SandboxPattern, method: str, subject: Any, refs: int = 1) -> None:
+        """Total captured text for ``findall``/``split``/``sub`` when captures can overlap."""
+        compiled = pattern._compiled
+        if not isinstance(subject, (str, bytes)) or len(subject) ** 2 <= self.limits.max_sequence_length:
+            return
+        key = (compiled.pattern, compiled.flags)
+        overlapping = self._overlapping.get(key)
+        if overlapping is None:
+            if len(self._overlapping) > 4096:
+                self._overlapping.clear()
+            overlapping = self._overlapping[key] = _captures_in_lookaround(compiled.pattern, compiled.flags)
+        if not overlapping:
+            return
+        total = 0
+        for count, match in enumerate(compiled.finditer(subject), 1):
+            if not count & 255:
+                self.rt.tick()
+            total += refs * sum(len(group) for group in match.groups() if group is not None)
+            check_length(total, self.limits, f"re.{method}() captured text")
+
     def run(self, pattern: SandboxPattern, method: str, subject: Any, args: tuple[Any, ...]) -> Any:
         compiled = pattern._compiled
+        if method in ("findall", "split"):
+            self.check_captures(pattern, method, subject)
         timeout = self.limits.regex_timeout_seconds
         if (
             pattern._degree
@@ -359,6 +398,8 @@ class RegexGuard:
                 return out
 
         elif isinstance(repl, (str, bytes)) and repl and isinstance(subject, (str, bytes)):
+            refs = repl.count("\\" if isinstance(repl, str) else b"\\")
+            self.check_captures(pattern, method, subject, max(refs, 1))
             matches = len(subject) + 1
             if count > 0:
                 matches = min(matches, count)

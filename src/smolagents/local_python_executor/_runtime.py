@@ -11,13 +11,31 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any, NoReturn
 
 from ..errors import InterpreterError, SandboxResourceError, SandboxSecurityError
-from ._limits import OutputBuffer, SandboxAbort, SandboxLimits, current_rss, watchdog
+from ._limits import (
+    OutputBuffer,
+    SandboxAbort,
+    SandboxLimits,
+    StackMeter,
+    current_rss,
+    enter_call,
+    exit_call,
+    watchdog,
+)
 
-__all__ = ["EMPTY_TICKS", "TICK_CHUNK", "FinalAnswerException", "Runtime", "WithProxy"]
+__all__ = [
+    "EMPTY_TICKS",
+    "TICK_CHUNK",
+    "ClassRegistry",
+    "FinalAnswerException",
+    "OutsideCallError",
+    "Runtime",
+    "WithProxy",
+]
 
 #: An exhausted iterator: ``next(EMPTY_TICKS, True)`` is True, which sends a tick to the
 #: slow path. Installed whenever no call is running, so sandbox code run later by the
@@ -41,6 +59,41 @@ class FinalAnswerException(BaseException):
     def __init__(self, value: Any) -> None:
         super().__init__("final_answer was called")
         self.value = value
+
+
+class OutsideCallError(SandboxSecurityError, AttributeError):
+    """Sandbox code or a guarded object was used while no executor call runs on this thread.
+
+    The host touches returned objects later (``repr``, ``len``, IPython/rich probing
+    ``_repr_html_``...). It must get an ordinary ``Exception``, never the sandbox's
+    internal ``BaseException`` signals; being an ``AttributeError`` too, attribute probes
+    (``hasattr``, ``getattr(x, name, default)``) simply read "absent".
+    """
+
+
+def _outside(message: str) -> OutsideCallError:
+    return OutsideCallError(
+        f"{message} (sandbox objects refuse to run sandbox code or policy checks outside an executor call: "
+        "they were used by the host after the call returned, or from another thread)"
+    )
+
+
+class ClassRegistry(set):  # type: ignore[type-arg]
+    """The set of sandbox-made classes; ``add`` first runs the registered checks on the class.
+
+    ``build_class`` registers every class a ``class`` statement creates, so this is the one
+    place where a class body's bindings (e.g. host callables bound to dunders the host
+    would call later) can be refused before the class is usable.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks: list[Callable[[type], None]] = []
+
+    def add(self, cls: Any) -> None:
+        for check in self.checks:
+            check(cls)
+        super().add(cls)
 
 
 def _stack_depth() -> int:
@@ -70,7 +123,12 @@ class Runtime:
         self.output = OutputBuffer(limits.max_output_length)
         self.depth_probe = 0
         #: classes created by sandboxed ``class`` statements (their instances are "ours")
-        self.sandbox_classes: set[type] = set()
+        self.sandbox_classes: ClassRegistry = ClassRegistry()
+        #: (enter, exit) pairs run at the start and end of every call: host-global state
+        #: (decimal context, csv field limit...) is swapped for the sandbox's private copy
+        self.stack = StackMeter()
+        self.call_hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        self._later_hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
         #: receiver types whose public attributes need no guard (see ``_security``)
         self.fast_types: set[type] = set()
         #: receiver types whose ``_private`` attributes can only be ones the sandbox set
@@ -96,14 +154,42 @@ class Runtime:
         else:
             self.base_rss = rss
         self.depth_probe = _stack_depth() + limits.max_recursion_depth
+        self.stack.start()
+        enter_call()
         self._refill()
+        self.call_hooks.extend(self._later_hooks)
+        self._later_hooks.clear()
+        for enter, _exit in self.call_hooks:
+            enter()
         if self.deadline is not None or self.memory_cap is not None:
             watchdog.register(self)
 
     def end(self) -> None:
         self.builtins["__sb_it__"] = EMPTY_TICKS
-        self.owner = None
-        watchdog.unregister(self)
+        try:
+            for _enter, exit_ in reversed(self.call_hooks):
+                try:
+                    exit_()
+                except Exception:  # restoring host state must never break the call's result
+                    pass
+        finally:
+            self.owner = None
+            exit_call()
+            self.stack.stop()
+            watchdog.unregister(self)
+
+    def add_call_hook(self, enter: Callable[[], None], exit_: Callable[[], None]) -> None:
+        """Swap host state at every call boundary; takes effect at once in the running call.
+
+        Added from another thread while a call runs (the host probing a returned proxy),
+        it waits for the next call, so ``exit_`` never runs without its ``enter``."""
+        if self.owner is None:
+            self.call_hooks.append((enter, exit_))
+        elif self.active:
+            self.call_hooks.append((enter, exit_))
+            enter()
+        else:
+            self._later_hooks.append((enter, exit_))
 
     @property
     def active(self) -> bool:
@@ -124,10 +210,7 @@ class Runtime:
     def slow_tick(self) -> None:
         """Run when the tick iterator is empty: refill, or stop the sandbox."""
         if self.owner != _get_ident():
-            raise SandboxSecurityError(
-                "Code defined in the sandbox cannot run outside an executor call: it was called by the "
-                "host after the call returned, or from another thread."
-            )
+            raise _outside("Code defined in the sandbox cannot run outside an executor call")
         if self.pending is not None:
             raise SandboxAbort(self.pending)
         if self.final is not None:
@@ -152,6 +235,15 @@ class Runtime:
                 SandboxResourceError(
                     f"Maximum recursion depth of {self.limits.max_recursion_depth} exceeded "
                     "(SandboxLimits.max_recursion_depth)",
+                    limit="max_recursion_depth",
+                )
+            )
+        if self.stack.used() > self.stack.budget():
+            self.abort(
+                SandboxResourceError(
+                    f"Execution nested C calls {self.stack.used() // 1024} KiB deep into the C stack "
+                    "(e.g. iterators or generators consuming each other recursively); stopped before it "
+                    "could crash the interpreter (limit: half the thread's stack, at most 4 MiB)",
                     limit="max_recursion_depth",
                 )
             )
@@ -193,7 +285,13 @@ class Runtime:
         self.builtins["__sb_it__"] = EMPTY_TICKS
 
     def abort(self, error: InterpreterError) -> NoReturn:
-        """Stop the running call with ``error``; later ticks keep re-raising it."""
+        """Stop the running call with ``error``; later ticks keep re-raising it.
+
+        Outside a call on this thread (the host using a returned object, another thread)
+        there is no call to stop: raise an ordinary exception and leave the state alone.
+        """
+        if self.owner != _get_ident():
+            raise _outside(error.message)
         if self.pending is None:
             self.pending = error
         self.builtins["__sb_it__"] = EMPTY_TICKS
@@ -218,6 +316,8 @@ class Runtime:
 
     def finish(self, value: Any) -> NoReturn:
         """Record and raise a final answer (see ``final_answer`` in ``_builtins``)."""
+        if self.owner != _get_ident():
+            raise _outside("final_answer() can only be called while the executor runs code")
         if self.pending is not None:
             raise SandboxAbort(self.pending)
         self.final = FinalAnswerException(value)

@@ -11,12 +11,18 @@ The rewriter turns ``obj.name`` into a call chosen by the *static* shape of ``na
   which only work on objects the sandbox created.
 
 Dynamic access (``getattr``, format strings, ``operator.attrgetter``) uses the same
-resolver, so there is exactly one policy whatever the path.
+resolver, so there is exactly one policy whatever the path. The other native attribute
+readers are covered here too: ``match`` class patterns go through :meth:`match_class`,
+``type(x)`` through :meth:`type_view`, and the dunders a class body binds (which the host
+calls later) through :meth:`check_class`.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
+import os
+import sys
 import threading
 import types
 from collections.abc import Callable
@@ -25,13 +31,16 @@ from typing import Any
 from ._limits import SandboxLimits
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
+    ALLOWED_DUNDER_DEFINITIONS,
     BLOCKED_ATTRIBUTES,
     DANGEROUS_MODULE_ROOTS,
     SANDBOX_FILENAME,
     STRING_DUNDERS,
+    refused_capability,
 )
 from ._runtime import Runtime
 from ._special import _SPECIAL_HANDLERS, SPECIAL_ATTRIBUTES, SpecialAttributes, root_module
+from ._stdlib_state import HOST_STATE_TYPES, host_mutator_checks
 
 __all__ = ["PLAIN_VALUE_TYPES", "SPECIAL_ATTRIBUTES", "AttrView", "AttributeGuard", "SealedProxy"]
 
@@ -68,6 +77,73 @@ _lock_types = (
 _FORBIDDEN_TYPES = (types.FrameType, types.CodeType, types.TracebackType, types.CellType, *_lock_types)
 _CALLABLE_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
 _SAFE_IO_TYPES = ("StringIO", "BytesIO")
+
+
+#: dunders a class body may bind that the host calls implicitly (``len()``, ``repr()``...)
+_CALLED_DUNDERS = ALLOWED_DUNDER_DEFINITIONS - {"__slots__", "__doc__"}
+_MATCH_SELF_FLAG = 1 << 22  # CPython's _Py_TPFLAGS_MATCH_SELF: int(x), str(x)... match the subject
+#: homes of types whose real class ``type()`` never hands out (stand-ins are returned instead)
+_OPAQUE_TYPE_HOMES = frozenset({"builtins", "types", "smolagents"})
+_HOST_MUTABLE = (dict, list, set, bytearray)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _risky_dunder_value(value: Any, rt: Runtime, safe_ids: set[int]) -> bool:
+    """Would the host run something outside every check when it calls this dunder later?
+
+    Sandbox functions refuse to run outside a call (their first tick), and Python functions
+    that host metaclasses generate for the class (NamedTuple's ``__new__``, typing's
+    ``__init__``) are fine. Refused: the sandbox's own helpers (``print``, ``final_answer``,
+    checked operators, module overrides: they raise the sandbox's abort signals), C
+    functions (``time.sleep``, ``id``), bound methods, partials, classes, other callables.
+    """
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        parts = (value.fget, value.fset, value.fdel)
+        return any(part is not None and _risky_dunder_value(part, rt, safe_ids) for part in parts)
+    if value is None or not callable(value) or rt.is_sandbox_instance(value):
+        return False
+    if isinstance(value, types.FunctionType):
+        filename = value.__code__.co_filename
+        return id(value) in safe_ids or filename.startswith(_PACKAGE_DIR)
+    return True
+
+
+def _shared_host_object(obj: Any) -> bool:
+    """A host singleton: a member of a host enum, or a module-level object (``dataclasses.MISSING``)."""
+    if isinstance(obj, enum.Enum):
+        return True  # sandbox enums never get here (``_owns``)
+    module = sys.modules.get(getattr(type(obj), "__module__", None) or "")
+    return module is not None and any(value is obj for value in list(vars(module).values()))
+
+
+class _OpaqueType(type):
+    """Metaclass of what ``type(x)`` returns for host types the sandbox may not use directly
+    (functions, methods, generators, module proxies, ``SimpleNamespace``...): it has the real
+    type's name and answers ``isinstance``/``issubclass``/``==``, but cannot build objects."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls._sb_real)  # type: ignore[attr-defined]
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return isinstance(sub, type) and issubclass(sub, cls._sb_real)  # type: ignore[attr-defined]
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        cls._sb_refuse(  # type: ignore[attr-defined]
+            f"Creating '{cls.__name__}' objects through type() is not allowed in the sandbox"
+        )
+
+    def __repr__(cls) -> str:
+        return repr(cls._sb_real)  # type: ignore[attr-defined]
+
+
+class _MatchGate(type):
+    """Stands for a class in a ``match`` class pattern: ``isinstance`` (which CPython's
+    MATCH_CLASS calls first) also vets every attribute the pattern is about to read."""
+
+    def __instancecheck__(cls, subject: Any) -> bool:
+        return cls._sb_check(subject)  # type: ignore[attr-defined,no-any-return]
 
 
 class SealedProxy:
@@ -140,6 +216,12 @@ class AttributeGuard(SpecialAttributes):
         #: ids of the host callables and classes the sandbox builtins expose (always fine)
         self.safe_ids: set[int] = set()
         self._format_plans: dict[tuple[str, int], bool] = {}
+        #: callables that change host-global registries: decide per value (bound receiver)
+        self.mutator_checks: dict[Any, Callable[[AttributeGuard, Any], None]] = host_mutator_checks()
+        self._match_gates: dict[tuple[Any, int, tuple[str, ...]], type] = {}
+        self._opaque_types: dict[type, type] = {}
+        runtime.sandbox_classes.checks.append(self.check_class)
+        runtime.builtins["__sb_mcls__"] = self.match_class
         runtime.fast_types.update(PLAIN_VALUE_TYPES)
         runtime.private_fast_types.update(
             kind
@@ -163,6 +245,8 @@ class AttributeGuard(SpecialAttributes):
     def _ga_slow(self, obj: Any, name: str) -> Any:
         if isinstance(obj, types.ModuleType):
             return getattr(self.proxy_module(obj), name)
+        if type(obj) in HOST_STATE_TYPES:  # a host logger obtained indirectly (e.g. a return value)
+            self.rt.security(HOST_STATE_TYPES[type(obj)])
         value = getattr(obj, name)
         if (
             isinstance(obj, type)
@@ -188,6 +272,10 @@ class AttributeGuard(SpecialAttributes):
             return self.value_wrappers[kind](value)
         if verdict in ("callable", "class"):
             key = _callable_key(value)
+            check = self.mutator_checks.get(key) if verdict == "callable" else None
+            if check is not None:
+                check(self, value)  # refuses, or lets the value through
+                return value
             allowed = self._callable_verdicts.get(key)
             if allowed is None:
                 allowed = self._judge_callable(value, verdict)
@@ -204,7 +292,10 @@ class AttributeGuard(SpecialAttributes):
     def _judge_callable(self, value: Any, verdict: str) -> bool:
         if id(value) in self.safe_ids:
             return True
-        home = root_module(_home_module(value))
+        full_home = _home_module(value)
+        if refused_capability(full_home, getattr(value, "__name__", ""), True) is not None:
+            return False
+        home = root_module(full_home)
         if verdict == "class" and home == "builtins" and value is not type:
             return True
         return home not in DANGEROUS_MODULE_ROOTS or self.authorized_root(home)
@@ -222,6 +313,8 @@ class AttributeGuard(SpecialAttributes):
             return "callable"
         if issubclass(kind, type):
             return "class"
+        if kind in HOST_STATE_TYPES:
+            return HOST_STATE_TYPES[kind]
         home = root_module(getattr(kind, "__module__", ""))
         if (
             home != "builtins"
@@ -289,6 +382,122 @@ class AttributeGuard(SpecialAttributes):
             f"Access to private attribute '{name}' is not allowed (only on objects created in the sandbox)"
         )
 
+    # ------------------------------------------------------------------ classes, type(), match
+    def check_class(self, cls: type) -> None:
+        """Dunders of a sandbox class: the host may call them later (``len``, ``repr``,
+        ``hash``...), when a host callable such as ``time.sleep`` or ``print`` bound there
+        would run outside every check (see ``_risky_dunder_value``)."""
+        for name, value in list(vars(cls).items()):
+            if name not in _CALLED_DUNDERS or not _risky_dunder_value(value, self.rt, self.safe_ids):
+                continue
+            if any(
+                getattr(base, name, None) is value or any(value is own for own in vars(base).values())
+                for base in cls.__mro__[1:]
+            ):
+                continue  # a base class's own implementation (enum's __new__, __str__ = int.__repr__)
+            self.rt.security(
+                f"Class '{cls.__name__}' binds '{name}' to {value!r}, which was not defined in the sandbox; "
+                "the host may call it after the executor call returns. Define it with 'def' in the class body"
+            )
+
+    def type_view(self, kind: type) -> Any:
+        """What ``type(x)`` returns for ``x`` of type ``kind``: the real class when the sandbox
+        may use it, else an opaque stand-in with the same name."""
+        rt = self.rt
+        if kind in PLAIN_VALUE_TYPES or id(kind) in self.safe_ids or rt.is_sandbox_class(kind):
+            return kind
+        home = root_module(getattr(kind, "__module__", ""))
+        if (
+            home not in _OPAQUE_TYPE_HOMES
+            and kind not in HOST_STATE_TYPES
+            and self._judge(kind) in ("ok", "wrap")
+            and self._judge_callable(kind, "class")
+        ):
+            return kind
+        opaque = self._opaque_types.get(kind)
+        if opaque is None:
+            opaque = _OpaqueType(
+                kind.__name__,
+                (),
+                {"_sb_real": kind, "_sb_refuse": rt.security, "__slots__": (), "__module__": "sandbox"},
+            )
+            opaque.__qualname__ = kind.__qualname__
+            self._opaque_types[kind] = opaque
+        return opaque
+
+    def match_class(self, cls: Any, positional: int, keywords: tuple[str, ...]) -> Any:
+        """``case cls(p0, p1, k=p2)``: the class to give CPython's MATCH_CLASS.
+
+        CPython reads the attributes natively, so when the pattern reads any, return a gate
+        whose ``isinstance`` check first reads them through the policy and refuses values the
+        guard would not hand out (modules, wrapped special methods, host class state)."""
+        if not isinstance(cls, type):
+            raise TypeError("called match pattern must be a class")
+        real = self.real_types.get(cls, cls)
+        names: tuple[str, ...] = ()
+        if positional:
+            match_args = getattr(real, "__match_args__", None)
+            if match_args is None and real.__flags__ & _MATCH_SELF_FLAG:
+                if keywords:
+                    self.rt.security(
+                        f"'case {real.__name__}(x, name=...)' is not supported in the sandbox; "
+                        "match the attributes in a nested pattern or in the case body"
+                    )
+                return real  # matches the subject itself: nothing is read
+            if type(match_args) is not tuple:
+                return real  # CPython raises its usual TypeError before reading anything
+            names = tuple(match_args[:positional])
+            for name in names:
+                if (
+                    type(name) is not str
+                    or name.startswith("_")
+                    or name in BLOCKED_ATTRIBUTES
+                    or name in SPECIAL_ATTRIBUTES
+                ):
+                    self.rt.security(
+                        f"Class pattern on '{real.__name__}' would read attribute {name!r} through __match_args__, "
+                        "which the sandbox does not allow"
+                    )
+        wanted = names + tuple(keywords)
+        if not wanted:
+            return real
+        key = (real, positional, tuple(keywords))
+        gate = self._match_gates.get(key)
+        if gate is None:
+            if len(self._match_gates) > 4096:
+                self._match_gates.clear()
+            gate = self._match_gates[key] = _MatchGate(
+                real.__name__,
+                (),
+                {
+                    "__match_args__": getattr(real, "__match_args__", ()),
+                    "_sb_check": staticmethod(lambda subject: self._match_check(real, subject, wanted)),
+                    "__slots__": (),
+                },
+            )
+        return gate
+
+    def _match_check(self, real: type, subject: Any, names: tuple[str, ...]) -> bool:
+        if not isinstance(subject, real):
+            return False
+        rt = self.rt
+        if type(subject) in rt.fast_types:
+            return True  # plain values and sandbox objects: the guard would read them natively too
+        if type(subject) in HOST_STATE_TYPES:
+            rt.security(HOST_STATE_TYPES[type(subject)])
+        host_class = isinstance(subject, type) and not rt.is_sandbox_class(subject)
+        for name in names:
+            try:
+                value = getattr(subject, name)
+            except AttributeError:
+                return False  # CPython: the pattern does not match
+            if (host_class and type(value) in _HOST_MUTABLE) or self.vet(value) is not value:
+                rt.security(
+                    f"A class pattern cannot read attribute '{name}' of {type(subject).__name__!r} objects "
+                    "in the sandbox; read it with an ordinary attribute access in the case body"
+                )
+        return True
+
     # ------------------------------------------------------------------ set / delete
     def sa(self, obj: Any, name: str, value: Any) -> None:
         if type(obj) in self.rt.sandbox_classes:
@@ -325,6 +534,11 @@ class AttributeGuard(SpecialAttributes):
         home = root_module(type(obj).__module__)
         if home in DANGEROUS_MODULE_ROOTS and not self.authorized_root(home):
             self.rt.security(f"Cannot modify objects of type '{type(obj).__name__}'")
+        if _shared_host_object(obj):
+            self.rt.security(
+                f"Cannot set or delete attribute '{name}' on {type(obj).__name__!r} object {obj!r}: it is shared "
+                "host state (a module-level object or a member of a host enum); make your own object instead"
+            )
 
     # ------------------------------------------------------------------ dynamic names
     def resolve(self, obj: Any, name: Any) -> Any:

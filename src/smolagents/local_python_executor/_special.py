@@ -10,10 +10,21 @@ ordinary attribute guard.
 from __future__ import annotations
 
 import _string
+import operator
 import string
+import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ._datalibs import (
+    PlotAccessor,
+    check_dispatch_names,
+    checked_array_result,
+    no_backend,
+    stand_in_args,
+    unbound_receiver,
+)
 from ._limits import check_format_spec, check_length
 from ._policy import DATA_IO_ATTRIBUTES
 
@@ -36,8 +47,15 @@ _ALWAYS_WRITES = frozenset(
         "dump",
         "query",
         "eval",
+        "style",
     }
 )
+#: pandas methods that accept a method *name* in place of a function
+_DISPATCH_METHODS = frozenset({"agg", "aggregate", "apply", "transform"})
+#: numpy array methods that can reach memory the array does not own
+_ARRAY_METHODS = frozenset({"resize", "view", "setflags"})
+#: pandas plotting entry points (``backend=`` imports a module by name)
+_PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})
 _PATH_KWARGS = ("path_or_buf", "buf", "path", "path_or_buffer", "excel_writer", "fname", "file", "con")
 
 
@@ -47,8 +65,29 @@ def _as_str(text: Any) -> str:
     return text
 
 
+def _as_size(value: Any) -> Any:
+    """A size argument as the C code will see it: ``__index__`` objects become ints first,
+    so the check and the call use the same number (and ``__index__`` runs once)."""
+    if type(value) is int or isinstance(value, (bool, float)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def root_module(module_name: Any) -> str:
     return module_name.split(".", 1)[0] if isinstance(module_name, str) else ""
+
+
+def data_library(obj: Any) -> str:
+    """``'pandas'``/``'numpy'`` if ``obj`` (or its class) comes from, or derives from, them."""
+    owner = obj if isinstance(obj, type) else type(obj)
+    for klass in getattr(owner, "__mro__", ()):
+        root = root_module(getattr(klass, "__module__", ""))
+        if root in ("pandas", "numpy"):
+            return root
+    return ""
 
 
 class SpecialAttributes:
@@ -82,6 +121,7 @@ class SpecialAttributes:
             method = getattr(obj, name)
 
             def padded(width: Any, *rest: Any) -> Any:
+                width = _as_size(width)
                 if isinstance(width, int):
                     check_length(width, limits, f"{type(obj).__name__}.{name}()")
                 return method(width, *rest)
@@ -91,6 +131,7 @@ class SpecialAttributes:
             unbound = getattr(obj, name)
 
             def padded_unbound(self_: Any, width: Any, *rest: Any) -> Any:
+                width = _as_size(width)
                 if isinstance(width, int):
                     check_length(width, limits, f"{obj.__name__}.{name}()")
                 return unbound(self_, width, *rest)
@@ -132,10 +173,22 @@ class SpecialAttributes:
         if name == "translate":
 
             def translate(table: Any, *rest: Any) -> Any:
-                if isinstance(table, dict) and table:
-                    longest = max((len(v) for v in table.values() if isinstance(v, _STRINGISH)), default=1)
-                    check_length(len(obj) * max(longest, 1), limits, label)
-                return method(table, *rest)
+                if not isinstance(obj, str) or rest:
+                    return method(table, *rest)  # bytes tables are 256 bytes: same-length output
+                # look the table up once per distinct character (any mapping, list or class
+                # table), count the output exactly, then translate with a plain dict
+                mapping: dict[int, Any] = {}
+                total = 0
+                for char, count in Counter(obj).items():
+                    try:
+                        value = table[ord(char)]
+                    except LookupError:
+                        total += count
+                        continue
+                    mapping[ord(char)] = value
+                    total += count * (len(value) if isinstance(value, str) else value is not None)
+                check_length(total, limits, label)
+                return method(mapping)
 
             return translate
         if name == "join":
@@ -153,6 +206,7 @@ class SpecialAttributes:
         if name == "to_bytes":
 
             def to_bytes(length: Any = 1, *rest: Any, **kwargs: Any) -> Any:
+                length = _as_size(length)
                 if isinstance(length, int):
                     check_length(length, limits, label)
                 return method(length, *rest, **kwargs)
@@ -167,7 +221,7 @@ class SpecialAttributes:
 
     def _data_io_attr(self, obj: Any, name: str) -> Any:
         owner = obj if isinstance(obj, type) else type(obj)
-        if self.allow_data_io or root_module(getattr(owner, "__module__", "")) not in ("pandas", "numpy"):
+        if self.allow_data_io or not data_library(owner):
             return self.ga(obj, name)
         if name in _ALWAYS_WRITES:
             self.rt.security(
@@ -186,6 +240,70 @@ class SpecialAttributes:
             return method(*args, **kwargs)
 
         return without_path
+
+    def _dispatch_attr(self, obj: Any, name: str) -> Any:
+        """pandas ``agg``/``apply``/``transform`` given method *names*: vetted like attributes."""
+        if data_library(obj) != "pandas":
+            return self.ga(obj, name)
+        method = self.ga(obj, name)
+        owner = obj if isinstance(obj, type) else type(obj)
+        label = f"{owner.__name__}.{name}"
+
+        def dispatching(*args: Any, **kwargs: Any) -> Any:
+            receiver, rest = unbound_receiver(obj, args)
+            check_dispatch_names(self, receiver, rest, kwargs, label)
+            return method(*args, **kwargs)
+
+        return dispatching
+
+    def _array_attr(self, obj: Any, name: str) -> Any:
+        """``resize(refcheck=False)``, ``setflags(write=True)`` on foreign memory, ``view``."""
+        np = sys.modules.get("numpy")
+        owner = obj if isinstance(obj, type) else type(obj)
+        if np is None or not issubclass(owner, np.ndarray):
+            return self.ga(obj, name)
+        method = self.ga(obj, name)
+        rt = self.rt
+        unbound = isinstance(obj, type)
+        del obj  # the wrapper must not hold an extra reference: resize() counts them
+
+        def array_method(*args: Any, **kwargs: Any) -> Any:
+            if name == "resize" and not kwargs.get("refcheck", True):
+                rt.security(
+                    "ndarray.resize(refcheck=False) can free memory that other arrays still view; "
+                    "use np.resize(a, shape) (a new array) or resize without refcheck=False"
+                )
+            if name == "setflags":
+                rest = args[1:] if unbound else args
+                if kwargs.get("write", rest[0] if rest else None):
+                    root = args[0] if unbound else method.__self__
+                    while isinstance(root, np.ndarray) and root.base is not None:
+                        root = root.base
+                    if not isinstance(root, (np.ndarray, bytearray)):
+                        rt.security(
+                            "setflags(write=True) on an array over a read-only buffer (bytes, str...) is "
+                            "not allowed: it would modify an immutable object; copy the array first"
+                        )
+                    del root
+            if name == "view":
+                args, kwargs = stand_in_args(args, kwargs)
+                return checked_array_result(rt, method(*args, **kwargs), "ndarray.view()")
+            return method(*args, **kwargs)
+
+        return array_method
+
+    def _plot_attr(self, obj: Any, name: str) -> Any:
+        if data_library(obj) != "pandas":
+            return self.ga(obj, name)
+        if not self.authorized_root("matplotlib"):  # type: ignore[attr-defined]
+            self.rt.security(
+                f"pandas '.{name}' draws with matplotlib, which is not authorised; add 'matplotlib' "
+                "to additional_authorized_imports to plot"
+            )
+        method = self.ga(obj, name)
+        if name == "plot" and not isinstance(obj, type):
+            return PlotAccessor(method, self.rt)
+        return no_backend(method, self.rt)
 
     # ------------------------------------------------------------------ formatting
     def format_string(self, text: str, args: tuple[Any, ...], kwargs: Any, mapping: bool = False) -> str:
@@ -248,6 +366,9 @@ _SPECIAL_HANDLERS: dict[str, Callable[[Any, Any, str], Any]] = {
         for name in ("replace", "expandtabs", "translate", "join", "to_bytes")
     },
     **{name: SpecialAttributes._data_io_attr for name in DATA_IO_ATTRIBUTES},
+    **{name: SpecialAttributes._dispatch_attr for name in _DISPATCH_METHODS},
+    **{name: SpecialAttributes._array_attr for name in _ARRAY_METHODS},
+    **{name: SpecialAttributes._plot_attr for name in _PLOT_METHODS},
 }
 
 #: Attribute names routed to ``__sb_gas__`` by the rewriter.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import __future__
 
 import ast
+import builtins
 import copy
 from typing import Any
 
@@ -49,6 +50,33 @@ from ._policy import (
 from ._special import SPECIAL_ATTRIBUTES
 
 __all__ = ["StaticRefusal", "rewrite"]
+
+
+#: Arguments up to this many AST nodes are duplicated into both branches of a method call.
+_DUPLICABLE_NODES = 40
+
+
+def _small(nodes: list[ast.AST]) -> bool:
+    count = 0
+    for node in nodes:
+        for _ in ast.walk(node):
+            count += 1
+            if count > _DUPLICABLE_NODES:
+                return False
+    return True
+
+
+def _calls_something(statement: ast.stmt) -> bool:
+    return any(isinstance(node, ast.Call) for node in ast.walk(statement))
+
+
+def _rebinding_message(name: str) -> str:
+    what = (
+        f"it is the builtin '{name}'; rebinding it would change every later step"
+        if hasattr(builtins, name)
+        else "it is a tool, final_answer or a function provided to the sandbox"
+    )
+    return f"Cannot assign to name '{name}' at module level: {what}. Pick another variable name."
 
 
 class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
@@ -81,7 +109,12 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
 
     def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
-        for statement in statements:
+        for index, statement in enumerate(statements):
+            if index and _calls_something(statement):
+                # straight-line code (``sorted(big); sorted(big); ...``) must reach a tick
+                # between slow calls, or it would run past the deadline unchecked; the first
+                # statement of a body follows the tick of its loop, function or parent
+                out.append(ast.copy_location(tick_statement(), statement))
             result = self.visit(statement)
             if isinstance(result, list):
                 out.extend(result)
@@ -124,12 +157,7 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         if (scope or self.scope) == "module":
             self.module_names.add(name)
         if (scope or self.scope) == "module" and name in self.protected:
-            raise StaticRefusal(
-                f"Cannot assign to name '{name}': it is a tool or final_answer provided to the sandbox; "
-                "pick another variable name",
-                node,
-                security=False,
-            )
+            raise StaticRefusal(_rebinding_message(name), node, security=False)
 
     def walrus_allowed(self) -> bool:
         """``:=`` must bind in a function scope and never inside a comprehension's iterable."""
@@ -180,9 +208,7 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         for name in node.names:
             self.check_name(name, node)
             if name in self.protected:
-                raise StaticRefusal(
-                    f"Cannot declare tool name '{name}' global: tools cannot be rebound", node, False
-                )
+                raise StaticRefusal(_rebinding_message(name), node, False)
         return node
 
     def visit_Nonlocal(self, node: ast.Nonlocal) -> ast.Nonlocal:
@@ -379,11 +405,29 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         checked = call("__sb_fstr__", node.value, ast.Constant(node.conversion), spec)
         return ast.copy_location(ast.FormattedValue(value=checked, conversion=-1, format_spec=None), node)
 
-    def visit_Call(self, node: ast.Call) -> ast.Call:
+    def visit_Call(self, node: ast.Call) -> ast.expr:
         for keyword in node.keywords:
             if keyword.arg is not None and keyword.arg.startswith("__"):
                 raise StaticRefusal(f"Forbidden keyword argument '{keyword.arg}'", node)
-        return self.generic_visit(node)  # type: ignore[return-value]
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        func = node.func
+        if not (
+            isinstance(func, ast.IfExp)
+            and isinstance(func.body, ast.Attribute)
+            and isinstance(func.orelse, ast.Call)
+            and isinstance(func.orelse.func, ast.Name)
+            and func.orelse.func.id in ("__sb_ga__", "__sb_pga__")
+            and _small([*node.args, *node.keywords])
+        ):
+            return node
+        # ``obj.method(args)`` on a fast receiver: call the method directly, so CPython keeps
+        # its method-call fast path (no bound method object); the arguments are evaluated
+        # in exactly one of the two branches
+        native = ast.Call(func=func.body, args=node.args, keywords=node.keywords)
+        guarded = ast.Call(
+            func=func.orelse, args=copy.deepcopy(node.args), keywords=copy.deepcopy(node.keywords)
+        )
+        return ast.copy_location(ast.IfExp(test=func.test, body=native, orelse=guarded), node)
 
     # ------------------------------------------------------------------ functions & classes
     def visit_arguments(self, node: ast.arguments) -> ast.arguments:
