@@ -142,33 +142,66 @@ def _simple(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and type(node.value) in (int, float))
 
 
-def _type_is(node: ast.Name, kind: str) -> ast.Compare:
-    return ast.Compare(left=call("__sb_type__", load(node.id)), ops=[ast.Is()], comparators=[load(kind)])
+def _is_int(operand: ast.expr) -> ast.Compare:
+    """``type(x) is int`` with the real ``int`` (user code may bind a local named ``int``)."""
+    return ast.Compare(left=call("__sb_type__", operand), ops=[ast.Is()], comparators=[load("__sb_int__")])
 
 
-def inline_safe_test(op: ast.operator, left: ast.expr, right: ast.expr) -> Any:
+def _one_digit(operand: ast.expr) -> ast.Compare:
+    return ast.Compare(
+        left=ast.Constant(-_ONE_DIGIT),
+        ops=[ast.Lt(), ast.Lt()],
+        comparators=[operand, ast.Constant(_ONE_DIGIT)],
+    )
+
+
+def _small_int_constant(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) < _ONE_DIGIT
+
+
+def _float_constant(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is float
+
+
+def inline_safe_test(op: ast.operator, left: ast.expr, right: ast.expr, first_left: ast.expr) -> Any:
     """An inline condition under which the native operator is safe (True: always; None:
-    always use the helper). The left operand is evaluated twice, so only names qualify."""
-    if isinstance(op, (ast.Mult, ast.Pow)) and any(
-        isinstance(side, ast.Constant) and type(side.value) is float for side in (left, right)
+    always use the helper).
+
+    ``left`` and ``right`` are names or constants (the rewriter names any other left operand
+    with ``:=``; ``first_left`` is that operand's first use in the test, which binds it). The
+    native path covers one-digit ints (``|x| < 2**30``: products, remainders and small
+    powers of them are cheap) and float constants; everything else calls the checked helper.
+    """
+    if isinstance(op, (ast.Mult, ast.Pow, ast.FloorDiv)) and (
+        _float_constant(left) or _float_constant(right)
     ):
-        return True  # float arithmetic cannot allocate
-    if isinstance(op, ast.FloorDiv) and any(
-        isinstance(side, ast.Constant) and type(side.value) is float for side in (left, right)
-    ):
-        return True  # float floor division cannot allocate or run long
-    if isinstance(op, (ast.Mod, ast.FloorDiv)) and isinstance(left, ast.Name) and _simple(right):
+        return True  # float arithmetic cannot allocate or run long
+    if not _simple(right) or not (_simple(left) or isinstance(first_left, ast.NamedExpr)):
+        return None
+    if isinstance(op, (ast.Mod, ast.FloorDiv)) and not isinstance(left, ast.Constant):
         # an int on the left is never string formatting; the division is linear when the
-        # divisor is a one-digit constant, or the dividend is small (else the helper
-        # estimates the quadratic cost)
-        if isinstance(right, ast.Constant) and (type(right.value) is float or abs(right.value) < _ONE_DIGIT):
-            return _type_is(left, "int")
-        small = ast.Compare(
-            left=ast.Constant(-_ONE_DIGIT),
-            ops=[ast.Lt(), ast.Lt()],
-            comparators=[load(left.id), ast.Constant(_ONE_DIGIT)],
-        )
-        return ast.BoolOp(op=ast.And(), values=[_type_is(left, "int"), small])
+        # divisor is a one-digit constant, or the dividend is small
+        if _small_int_constant(right) or _float_constant(right):
+            return _is_int(first_left)
+        return ast.BoolOp(op=ast.And(), values=[_is_int(first_left), _one_digit(left)])
+    if isinstance(op, ast.Pow):
+        exponent = right.value if isinstance(right, ast.Constant) else None
+        if isinstance(left, ast.Constant) or type(exponent) is not int or not 0 <= exponent <= 8:
+            return None
+        return ast.BoolOp(op=ast.And(), values=[_is_int(first_left), _one_digit(left)])
+    if isinstance(op, ast.Mult):
+        checks: list[ast.expr] = []
+        for operand, first in ((left, first_left), (right, right)):
+            if isinstance(operand, ast.Constant):
+                if not _small_int_constant(operand):
+                    return None
+                continue
+            if operand is right and isinstance(left, ast.Name) and left.id == getattr(right, "id", None):
+                continue  # ``x * x``: one check
+            checks += [_is_int(first), _one_digit(operand)]
+        if not checks:
+            return None
+        return checks[0] if len(checks) == 1 else ast.BoolOp(op=ast.And(), values=checks)
     return None
 
 

@@ -379,6 +379,7 @@ def build_builtins(
             # helpers referenced by rewritten code
             "__sb_next__": builtins.next,
             "__sb_type__": builtins.type,
+            "__sb_int__": builtins.int,
             "__sb_fast__": rt.fast_types,
             "__sb_pfast__": rt.private_fast_types,
             "__sb_slow__": rt.slow_tick,

@@ -24,8 +24,9 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._datalibs import DATA_LIB_ROOTS, numpy_overrides, pandas_overrides
+from ._datalibs import DATA_LIB_ROOTS, numpy_overrides
 from ._limits import SandboxAbort, SandboxLimits, check_int_bits, resource_error
+from ._pandas_policy import pandas_overrides
 from ._policy import BASE_BUILTIN_MODULES, NEVER_VIA_WILDCARD, refused_capability
 from ._resource_overrides import (
     ChainGuard,

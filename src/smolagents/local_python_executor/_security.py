@@ -12,8 +12,8 @@ The rewriter turns ``obj.name`` into a call chosen by the *static* shape of ``na
 
 Dynamic access (``getattr``, format strings, ``operator.attrgetter``) uses the same
 resolver, so there is exactly one policy whatever the path. The other native attribute
-readers are covered here too: ``match`` class patterns go through :meth:`match_class`,
-``type(x)`` through :meth:`type_view`, and the dunders a class body binds (which the host
+readers are covered here too: ``match`` class patterns go through :meth:`match_class`
+(from the ``_match_gate`` mixin), ``type(x)`` through :meth:`type_view`, and the dunders a class body binds (which the host
 calls later) through :meth:`check_class`.
 """
 
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._limits import SandboxLimits
+from ._match_gate import MatchPatternGate
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
     ALLOWED_DUNDER_DEFINITIONS,
@@ -81,10 +82,8 @@ _SAFE_IO_TYPES = ("StringIO", "BytesIO")
 
 #: dunders a class body may bind that the host calls implicitly (``len()``, ``repr()``...)
 _CALLED_DUNDERS = ALLOWED_DUNDER_DEFINITIONS - {"__slots__", "__doc__"}
-_MATCH_SELF_FLAG = 1 << 22  # CPython's _Py_TPFLAGS_MATCH_SELF: int(x), str(x)... match the subject
 #: homes of types whose real class ``type()`` never hands out (stand-ins are returned instead)
 _OPAQUE_TYPE_HOMES = frozenset({"builtins", "types", "smolagents"})
-_HOST_MUTABLE = (dict, list, set, bytearray)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -138,14 +137,6 @@ class _OpaqueType(type):
         return repr(cls._sb_real)  # type: ignore[attr-defined]
 
 
-class _MatchGate(type):
-    """Stands for a class in a ``match`` class pattern: ``isinstance`` (which CPython's
-    MATCH_CLASS calls first) also vets every attribute the pattern is about to read."""
-
-    def __instancecheck__(cls, subject: Any) -> bool:
-        return cls._sb_check(subject)  # type: ignore[attr-defined,no-any-return]
-
-
 class SealedProxy:
     """Base of host objects handed to the sandbox (module and tool proxies).
 
@@ -196,7 +187,7 @@ def _callable_key(value: Any) -> Any:
     return value
 
 
-class AttributeGuard(SpecialAttributes):
+class AttributeGuard(SpecialAttributes, MatchPatternGate):
     """The attribute policy of one executor (closures over its runtime)."""
 
     def __init__(self, runtime: Runtime, limits: SandboxLimits, allow_data_io: bool) -> None:
@@ -382,7 +373,7 @@ class AttributeGuard(SpecialAttributes):
             f"Access to private attribute '{name}' is not allowed (only on objects created in the sandbox)"
         )
 
-    # ------------------------------------------------------------------ classes, type(), match
+    # ------------------------------------------------------------------ classes, type()
     def check_class(self, cls: type) -> None:
         """Dunders of a sandbox class: the host may call them later (``len``, ``repr``,
         ``hash``...), when a host callable such as ``time.sleep`` or ``print`` bound there
@@ -424,79 +415,6 @@ class AttributeGuard(SpecialAttributes):
             opaque.__qualname__ = kind.__qualname__
             self._opaque_types[kind] = opaque
         return opaque
-
-    def match_class(self, cls: Any, positional: int, keywords: tuple[str, ...]) -> Any:
-        """``case cls(p0, p1, k=p2)``: the class to give CPython's MATCH_CLASS.
-
-        CPython reads the attributes natively, so when the pattern reads any, return a gate
-        whose ``isinstance`` check first reads them through the policy and refuses values the
-        guard would not hand out (modules, wrapped special methods, host class state)."""
-        if not isinstance(cls, type):
-            raise TypeError("called match pattern must be a class")
-        real = self.real_types.get(cls, cls)
-        names: tuple[str, ...] = ()
-        if positional:
-            match_args = getattr(real, "__match_args__", None)
-            if match_args is None and real.__flags__ & _MATCH_SELF_FLAG:
-                if keywords:
-                    self.rt.security(
-                        f"'case {real.__name__}(x, name=...)' is not supported in the sandbox; "
-                        "match the attributes in a nested pattern or in the case body"
-                    )
-                return real  # matches the subject itself: nothing is read
-            if type(match_args) is not tuple:
-                return real  # CPython raises its usual TypeError before reading anything
-            names = tuple(match_args[:positional])
-            for name in names:
-                if (
-                    type(name) is not str
-                    or name.startswith("_")
-                    or name in BLOCKED_ATTRIBUTES
-                    or name in SPECIAL_ATTRIBUTES
-                ):
-                    self.rt.security(
-                        f"Class pattern on '{real.__name__}' would read attribute {name!r} through __match_args__, "
-                        "which the sandbox does not allow"
-                    )
-        wanted = names + tuple(keywords)
-        if not wanted:
-            return real
-        key = (real, positional, tuple(keywords))
-        gate = self._match_gates.get(key)
-        if gate is None:
-            if len(self._match_gates) > 4096:
-                self._match_gates.clear()
-            gate = self._match_gates[key] = _MatchGate(
-                real.__name__,
-                (),
-                {
-                    "__match_args__": getattr(real, "__match_args__", ()),
-                    "_sb_check": staticmethod(lambda subject: self._match_check(real, subject, wanted)),
-                    "__slots__": (),
-                },
-            )
-        return gate
-
-    def _match_check(self, real: type, subject: Any, names: tuple[str, ...]) -> bool:
-        if not isinstance(subject, real):
-            return False
-        rt = self.rt
-        if type(subject) in rt.fast_types:
-            return True  # plain values and sandbox objects: the guard would read them natively too
-        if type(subject) in HOST_STATE_TYPES:
-            rt.security(HOST_STATE_TYPES[type(subject)])
-        host_class = isinstance(subject, type) and not rt.is_sandbox_class(subject)
-        for name in names:
-            try:
-                value = getattr(subject, name)
-            except AttributeError:
-                return False  # CPython: the pattern does not match
-            if (host_class and type(value) in _HOST_MUTABLE) or self.vet(value) is not value:
-                rt.security(
-                    f"A class pattern cannot read attribute '{name}' of {type(subject).__name__!r} objects "
-                    "in the sandbox; read it with an ordinary attribute access in the case body"
-                )
-        return True
 
     # ------------------------------------------------------------------ set / delete
     def sa(self, obj: Any, name: str, value: Any) -> None:

@@ -17,15 +17,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from ._datalibs import (
+from ._datalibs import checked_array_result
+from ._limits import check_format_spec, check_length
+from ._pandas_policy import (
     PlotAccessor,
     check_dispatch_names,
-    checked_array_result,
     no_backend,
     stand_in_args,
     unbound_receiver,
 )
-from ._limits import check_format_spec, check_length
 from ._policy import DATA_IO_ATTRIBUTES
 
 __all__ = ["SPECIAL_ATTRIBUTES", "SpecialAttributes", "root_module"]

@@ -303,6 +303,14 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         helper = CHECKED_INPLACE.get(type(op))
         if helper is None:
             return ast.AugAssign(target=store(target), op=op, value=value)
+        if isinstance(value, (ast.Name, ast.Constant)):
+            # ``x *= y`` on small ints stays native (the helper keeps in-place semantics)
+            current = load(target)
+            test = inline_safe_test(op, current, value, current)
+            if test is not None and test is not True:
+                native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
+                checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
+                return ast.If(test=test, body=[native], orelse=[checked])
         return ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
@@ -382,14 +390,24 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         helper = CHECKED_BINOPS.get(type(node.op))
         if helper is None:
             return node
-        guarded = ast.copy_location(call(helper, node.left, node.right), node)
-        test = inline_safe_test(node.op, node.left, node.right)
-        if test is None:
-            return guarded
+        return ast.copy_location(self.checked_binop(node.op, node.left, node.right, helper), node)
+
+    def checked_binop(self, op: ast.operator, left: ast.expr, right: ast.expr, helper: str) -> ast.expr:
+        """``left <op> right`` natively when an inline test proves it cheap, else the helper.
+
+        A left operand that is not a name is bound once with ``:=`` in the test (where
+        ``:=`` is allowed), so ``i * i % 7`` stays native for small ints."""
+        first_left: ast.expr = left
+        if not isinstance(left, (ast.Name, ast.Constant)) and self.walrus_allowed():
+            first_left = ast.NamedExpr(target=store("__sb_o__"), value=left)
+            left = load("__sb_o__")
+        test = inline_safe_test(op, left, right, first_left)
         if test is True:
-            return node
-        native = ast.BinOp(left=copy.deepcopy(node.left), op=node.op, right=copy.deepcopy(node.right))
-        return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
+            return ast.BinOp(left=first_left, op=op, right=right)
+        if test is None:
+            return call(helper, first_left, right)
+        native = ast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right))
+        return ast.IfExp(test=test, body=native, orelse=call(helper, copy.deepcopy(left), right))
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.FormattedValue:
         node.value = self.visit(node.value)
