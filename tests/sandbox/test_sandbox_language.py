@@ -363,3 +363,31 @@ def test_generators_lazy_and_resumable_across_statements() -> None:
     executor("def numbers():\n    n = 0\n    while True:\n        yield n\n        n += 1\ng = numbers()")
     assert executor("next(g)").output == 0
     assert executor("next(g) + next(g)").output == 3
+
+
+ARITHMETIC_CASES = [
+    "i * i % 7",
+    "i * 3 // 2",
+    "-i * i % -5",
+    "i ** 3 % 11",
+    "(i + 0.5) * 2 % 3",
+    "i * 2.5 // 1.5",
+    "True * i % 4",
+    "i * (1 << 40) % 97",
+    "(i * 10**12) // 7",
+    "('%d-' % i) * 2",
+    "[i] * 3",
+]
+
+
+@pytest.mark.parametrize("expression", ARITHMETIC_CASES)
+def test_inline_arithmetic_fast_paths_compute_what_python_computes(expression: str) -> None:
+    # the rewriter keeps small-int arithmetic native behind inline tests; every branch
+    # (native, checked helper) must give Python's answer
+    code = f"out = []\nfor i in [-3, 0, 1, 7, 2**29, 2**31, -(2**40)]:\n    v = {expression}\n    v *= 1\n    out.append(v)\nout"
+    expected = []
+    for i in [-3, 0, 1, 7, 2**29, 2**31, -(2**40)]:
+        v = eval(expression, {"i": i})
+        v *= 1
+        expected.append(v)
+    assert LocalPythonExecutor([])(code).output == expected

@@ -37,6 +37,11 @@ BIG_INT_WORK = {
 }
 
 SIZE_ARGUMENTS = {
+    # the inline fast paths test the real int, not a local the code named ``int``
+    "local_int_mod": "def f(int, n):\n    return n % 5\nf(str, '%999999999d')",
+    "local_int_mul": "def f(int, n):\n    return n * 5\nf(str, 'a' * 10**7)",
+    "local_int_imul": "def f(int, n):\n    n *= 5\n    return n\nf(list, [0] * 10**7)",
+    "walrus_named_left_operand": "s = '%999999999d'\n(s + '') % 5",
     "bytes_index": "class N:\n    def __index__(self):\n        return 10**10\nbytes(N())",
     "bytearray_index": "class N:\n    def __index__(self):\n        return 10**10\nbytearray(N())",
     "print_sep": "print(*range(1000), sep='x' * 10**7)",

@@ -137,6 +137,10 @@ class _OpaqueType(type):
         return repr(cls._sb_real)  # type: ignore[attr-defined]
 
 
+_UNREAD: Any = object()
+_BOUND_METHOD_TYPES = (types.BuiltinMethodType, types.MethodType)
+
+
 class SealedProxy:
     """Base of host objects handed to the sandbox (module and tool proxies).
 
@@ -219,6 +223,8 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
             for kind in PLAIN_VALUE_TYPES
             if not any(n.startswith("_") and not n.startswith("__") for n in dir(kind))
         )
+        #: (receiver type, name) pairs whose bound method was vetted once and needs no more
+        self.vetted_methods: set[tuple[type, str]] = set()
         self.ga = self._make_ga()
 
     # ------------------------------------------------------------------ get
@@ -226,26 +232,52 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         fast = self.rt.fast_types
         slow = self._ga_slow
 
+        method_type = types.MethodType
+        sandbox_file = SANDBOX_FILENAME
+        vetted_methods = self.vetted_methods
+
         def ga(obj: Any, name: str) -> Any:
-            if type(obj) in fast:
+            kind = type(obj)
+            if kind in fast or (kind, name) in vetted_methods:
                 return getattr(obj, name)
+            if kind is super:
+                # ``super().method``: a method the sandbox itself defined needs no vetting
+                value = getattr(obj, name)
+                function = getattr(value, "__func__", None) if type(value) is method_type else None
+                code = getattr(function, "__code__", None)
+                if code is not None and code.co_filename == sandbox_file:
+                    return value
+                return slow(obj, name, value)
             return slow(obj, name)
 
         return ga
 
-    def _ga_slow(self, obj: Any, name: str) -> Any:
+    def _ga_slow(self, obj: Any, name: str, value: Any = _UNREAD) -> Any:
         if isinstance(obj, types.ModuleType):
             return getattr(self.proxy_module(obj), name)
         if type(obj) in HOST_STATE_TYPES:  # a host logger obtained indirectly (e.g. a return value)
             self.rt.security(HOST_STATE_TYPES[type(obj)])
-        value = getattr(obj, name)
+        if value is _UNREAD:
+            value = getattr(obj, name)
         if (
             isinstance(obj, type)
             and type(value) in (dict, list, set, bytearray)
             and not self.rt.is_sandbox_class(obj)
         ):
             return copy.copy(value)  # host class state stays unpoisoned
-        return self.vet(value)
+        value = self.vet(value)
+        kind = type(obj)
+        if (
+            type(value) in _BOUND_METHOD_TYPES
+            and value.__self__ is obj
+            and getattr(kind, "__dictoffset__", 1) == 0
+            and kind not in self.rt.sandbox_classes
+            and len(self.vetted_methods) < 4096
+        ):
+            # a method of a type without instance dicts: the same (type, name) always gives
+            # the same method, with the same verdict; later reads skip the vetting
+            self.vetted_methods.add((kind, name))
+        return value
 
     def vet(self, value: Any) -> Any:
         """Return ``value`` if sandboxed code may hold it, else abort."""
