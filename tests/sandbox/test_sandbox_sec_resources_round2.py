@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from smolagents.errors import InterpreterError, SandboxResourceError, SandboxSecurityError
-from smolagents.local_python_executor import LocalPythonExecutor
+from smolagents.local_python_executor import LocalPythonExecutor, SandboxLimits
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -229,3 +229,34 @@ def test_host_compiled_patterns_of_sandbox_classes_are_time_limited() -> None:
         "import string\nclass P(string.Template):\n    delimiter = '%'\nP('%who likes').substitute(who='tim')"
     )
     assert executor(ordinary).output == "tim likes"
+
+
+SELF_FEEDING = {
+    "extend_iter": "L = list(range(5000))\nL.extend(iter(L))",
+    "iadd_map": "L = list(range(5000))\nL += map(abs, L)",
+    "iadd_named_iterator": "L = list(range(5000))\nit = iter(L)\nL += it",
+    "attribute_iadd": (
+        "class Box:\n    def __init__(self):\n        self.items = list(range(5000))\n"
+        "b = Box()\nb.items += filter(None, b.items)"
+    ),
+    "item_iadd": "d = {'k': list(range(5000))}\nd['k'] += zip(d['k'])",
+    "unbound_extend": "L = list(range(5000))\nlist.extend(L, enumerate(L))",
+    "bytearray_extend": "b = bytearray(5000)\nb.extend(iter(b))",
+}
+
+
+@pytest.mark.parametrize("code", list(SELF_FEEDING.values()), ids=list(SELF_FEEDING))
+def test_a_list_cannot_extend_itself_forever(attack, code: str) -> None:
+    # natively one C call that never returns while memory grows: here it extends in chunks,
+    # with ticks and the sequence-length limit between them
+    executor = LocalPythonExecutor([], limits=SandboxLimits(max_sequence_length=200_000), timeout_seconds=5)
+    error = attack(code, executor=executor, expect=SandboxResourceError)
+    assert error.limit == "max_sequence_length"
+
+
+def test_extend_and_iadd_keep_their_meaning() -> None:
+    code = (
+        "L = [1]\nL.extend((2, 3))\nL.extend(x * 10 for x in range(2))\nL += 'ab'\nt = (9,)\nL += t\n"
+        "it = iter([7, 8])\nL += it\nn = 1\nn += 2\ns = 'a'\ns += 'b'\n(L, n, s)"
+    )
+    assert LocalPythonExecutor([])(code).output == ([1, 2, 3, 0, 10, "a", "b", 9, 7, 8], 3, "ab")

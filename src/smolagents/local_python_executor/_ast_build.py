@@ -83,6 +83,7 @@ CHECKED_BINOPS = {
     ast.FloorDiv: "__sb_floordiv__",
 }
 CHECKED_INPLACE = {
+    ast.Add: "__sb_iadd__",  # only lists take the helper (see ``_Rewriter.inplace``)
     ast.Mult: "__sb_imul__",
     ast.Pow: "__sb_ipow__",
     ast.LShift: "__sb_ilshift__",

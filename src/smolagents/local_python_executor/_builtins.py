@@ -23,6 +23,7 @@ from ._limits import SandboxLimits, check_length
 from ._resource_overrides import ChainGuard, builtin_overrides
 from ._runtime import Runtime, WithProxy
 from ._security import AttributeGuard, AttrView
+from ._special import EAGER_ITERABLES, grow_from
 
 __all__ = ["BigRange", "build_builtins"]
 
@@ -302,6 +303,14 @@ def build_builtins(
             check_length(len(out), limits, "sum() of sequences")
         return out if kind is list else tuple(out)
 
+    def iadd(target: Any, value: Any) -> Any:
+        """``target += value`` for a list target (the rewriter sends only lists here)."""
+        if type(target) is builtins.list and builtins.type(value) not in EAGER_ITERABLES:
+            grow_from(target.extend, target, value, rt, limits)
+            return target
+        target += value
+        return target
+
     def getattr_(obj: Any, name: Any, *default: Any) -> Any:
         if len(default) > 1:
             raise TypeError(f"getattr expected at most 3 arguments, got {2 + len(default)}")
@@ -380,6 +389,9 @@ def build_builtins(
             "__sb_next__": builtins.next,
             "__sb_type__": builtins.type,
             "__sb_int__": builtins.int,
+            "__sb_list__": builtins.list,
+            "__sb_eager__": EAGER_ITERABLES | {builtins.int, builtins.float, builtins.bool, builtins.complex},
+            "__sb_iadd__": iadd,
             "__sb_fast__": rt.fast_types,
             "__sb_pfast__": rt.private_fast_types,
             "__sb_slow__": rt.slow_tick,

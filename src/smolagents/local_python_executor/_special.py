@@ -14,6 +14,7 @@ import operator
 import string
 import sys
 from collections import Counter
+from itertools import islice
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ from ._pandas_policy import (
 )
 from ._policy import DATA_IO_ATTRIBUTES
 
-__all__ = ["SPECIAL_ATTRIBUTES", "SpecialAttributes", "root_module"]
+__all__ = ["EAGER_ITERABLES", "SPECIAL_ATTRIBUTES", "SpecialAttributes", "grow_from", "root_module"]
 
 _STRINGISH = (str, bytes, bytearray)
 _PAD_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
@@ -74,6 +75,26 @@ def _as_size(value: Any) -> Any:
         return operator.index(value)
     except TypeError:
         return value
+
+
+#: Iterables that are already materialised: extending from them cannot feed itself.
+EAGER_ITERABLES = frozenset({list, tuple, str, bytes, bytearray, dict, set, frozenset, range, memoryview})
+_GROW_CHUNK = 4096
+
+
+def grow_from(extend: Callable[[Any], Any], target: Any, iterable: Any, rt: Any, limits: Any) -> None:
+    """``target.extend(iterable)`` for a lazy iterable, in chunks with a tick between them.
+
+    A C-level extend from an iterator over the target itself (``L.extend(iter(L))``,
+    ``L += map(abs, L)``) never returns and eats memory: no tick would ever stop it."""
+    iterator = iter(iterable)
+    while True:
+        chunk = list(islice(iterator, _GROW_CHUNK))
+        extend(chunk)
+        check_length(len(target), limits, f"{type(target).__name__}.extend()")
+        if len(chunk) < _GROW_CHUNK:
+            return
+        rt.tick()
 
 
 def root_module(module_name: Any) -> str:
@@ -213,6 +234,23 @@ class SpecialAttributes:
 
             return to_bytes
         return method
+
+    def _extend_attr(self, obj: Any, name: str) -> Any:
+        """``list.extend``/``bytearray.extend`` from lazy iterables, chunked (``grow_from``)."""
+        rt, limits = self.rt, self.limits
+        if obj in (list, bytearray):
+            return lambda self_, iterable: self._extend_attr(self_, name)(iterable)
+        if not isinstance(obj, (list, bytearray)):
+            return self.ga(obj, name)
+        method = getattr(obj, name)
+
+        def extend(iterable: Any) -> None:
+            if type(iterable) in EAGER_ITERABLES:
+                return method(iterable)
+            grow_from(method, obj, iterable, rt, limits)
+            return None
+
+        return extend
 
     def _bound_checked(self, owner: type, obj: Any, name: str) -> Any:
         if not isinstance(obj, owner):
@@ -365,6 +403,7 @@ _SPECIAL_HANDLERS: dict[str, Callable[[Any, Any, str], Any]] = {
         name: SpecialAttributes._size_checked_attr
         for name in ("replace", "expandtabs", "translate", "join", "to_bytes")
     },
+    "extend": SpecialAttributes._extend_attr,
     **{name: SpecialAttributes._data_io_attr for name in DATA_IO_ATTRIBUTES},
     **{name: SpecialAttributes._dispatch_attr for name in _DISPATCH_METHODS},
     **{name: SpecialAttributes._array_attr for name in _ARRAY_METHODS},

@@ -303,6 +303,15 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         helper = CHECKED_INPLACE.get(type(op))
         if helper is None:
             return ast.AugAssign(target=store(target), op=op, value=value)
+        if isinstance(op, ast.Add):
+            # ``+=`` stays native except on a list, where a lazy right side (an iterator over
+            # the list itself) would make CPython's extend loop forever
+            is_list = ast.Compare(
+                left=call("__sb_type__", load(target)), ops=[ast.Is()], comparators=[load("__sb_list__")]
+            )
+            checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
+            native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
+            return ast.If(test=is_list, body=[checked], orelse=[native])
         if isinstance(value, (ast.Name, ast.Constant)):
             # ``x *= y`` on small ints stays native (the helper keeps in-place semantics)
             current = load(target)
@@ -314,11 +323,30 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         return ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        op, value = node.op, node.value
+        if isinstance(op, ast.Add) and isinstance(value, ast.Constant):
+            return self._aug_assign(node, checked=False)  # a constant is never a lazy iterable
+        if isinstance(op, ast.Add) and isinstance(value, ast.Name):
+            # ``x += name``: native unless the right side could feed a list's extend forever
+            plain = self._aug_assign(copy.deepcopy(node), checked=False)
+            guarded = self._aug_assign(node, checked=True)
+            test = ast.Compare(
+                left=call("__sb_type__", load(value.id)), ops=[ast.In()], comparators=[load("__sb_eager__")]
+            )
+            statement = ast.If(
+                test=test,
+                body=plain if isinstance(plain, list) else [plain],
+                orelse=guarded if isinstance(guarded, list) else [guarded],
+            )
+            return ast.copy_location(statement, node)
+        return self._aug_assign(node, checked=type(op) in CHECKED_INPLACE)
+
+    def _aug_assign(self, node: ast.AugAssign, checked: bool) -> Any:
         target = node.target
         if isinstance(target, ast.Name):
             self.visit(target)
             value = self.visit(node.value)
-            if type(node.op) not in CHECKED_INPLACE:
+            if not checked:
                 node.value = value
                 return node
             return ast.copy_location(self.inplace(target.id, node.op, value), node)
@@ -338,20 +366,25 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
             ]
             if isinstance(owner, ast.Name) and getter in ("__sb_ga__", "__sb_pga__"):
                 native_target = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Store())
-                helper = CHECKED_INPLACE.get(type(node.op))
+                helper = CHECKED_INPLACE.get(type(node.op)) if checked else None
                 if helper is None:
                     native: ast.stmt = ast.AugAssign(
                         target=native_target, op=node.op, value=copy.deepcopy(value)
                     )
+                    natives = [native]
                 else:
+                    # read once, combine (checked), write back: CPython's own order
                     current_value = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Load())
-                    native = ast.Assign(
-                        targets=[native_target], value=call(helper, current_value, copy.deepcopy(value))
-                    )
+                    natives = [
+                        ast.Assign(targets=[store(current)], value=current_value),
+                        self.inplace(current, node.op, copy.deepcopy(value)),
+                        ast.Assign(targets=[native_target], value=load(current)),
+                        *self.cleanup([current]),
+                    ]
                 test = fast_test(owner.id, getter == "__sb_pga__")
-                statements = [ast.If(test=test, body=[native], orelse=statements)]
+                statements = [ast.If(test=test, body=natives, orelse=statements)]
         else:  # Subscript
-            if type(node.op) not in CHECKED_INPLACE:
+            if not checked:
                 node.target = self.visit(target)
                 node.value = self.visit(node.value)
                 return node
