@@ -14,8 +14,8 @@ import operator
 import string
 import sys
 from collections import Counter
-from itertools import islice
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from ._datalibs import checked_array_result
