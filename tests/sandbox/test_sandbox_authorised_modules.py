@@ -203,3 +203,26 @@ def test_dotted_authorisation_needs_only_the_top_level_package() -> None:
     assert "numpy.not_a_real_submodule" in executor.authorized_imports
     with pytest.raises(UserError, match=r"no_such_package_xyz\.sub"):
         LocalPythonExecutor(["no_such_package_xyz.sub"])
+
+
+def test_class_factories_keep_working_without_dunder_names() -> None:
+    executor = _executor(["enum", "dataclasses", "abc", "argparse"])
+    code = (
+        "import enum, dataclasses, abc, argparse\n"
+        "Color = enum.Enum('Color', 'RED GREEN')\n"
+        "class Level(enum.IntEnum):\n    LOW = 1\n    HIGH = 2\n"
+        "Point = dataclasses.make_dataclass('Point', [('x', int), ('y', int)])\n"
+        "class Shape(abc.ABC):\n    @abc.abstractmethod\n    def area(self): ...\n"
+        "class Square(Shape):\n    def area(self):\n        return 4\n"
+        "options = {'verbose': True}\n"
+        "ns = argparse.Namespace(**options)\n"
+        "(Color.GREEN.value, Level.HIGH + 1, isinstance(Level.LOW, enum.Enum), Point(1, 2).y, "
+        "Square().area(), isinstance(Shape, abc.ABCMeta), ns.verbose)"
+    )
+    assert executor(code).output == (2, 3, True, 2, 4, True, True)
+
+
+def test_metaclass_handles_only_answer_isinstance() -> None:
+    executor = _executor(["abc"])
+    with pytest.raises(SandboxSecurityError, match="only answers isinstance checks"):
+        executor("import abc\nabc.ABCMeta('X', (), {})")

@@ -66,6 +66,23 @@ MEMORY = {
     "view_object_over_ints": "np.array([id(print)]).view(object)[0]",
     "dtype_assign_object": "a = np.array([id(print)])\na.dtype = object\na[0]",
     "strides_assign_out_of_bounds": "a = np.arange(4)\na.strides = (10**6,)\na.sum()",
+    # a protocol dunder named by a *string*: host class factories and ** keyword unpacking
+    "interface_via_make_dataclass": "import dataclasses\n"
+    "X = dataclasses.make_dataclass('X', [('__array_interface__', dict)])\n"
+    "np.asarray(X({'data': (id(print), False), 'shape': (1,), 'typestr': '|O', 'version': 3}))[0]",
+    "interface_via_make_dataclass_namespace": "import dataclasses\n"
+    "X = dataclasses.make_dataclass('X', ['a'], namespace={'__array_interface__': {}})",
+    "interface_via_enum_functional": "import enum\n"
+    "E = enum.Enum('E', [('A', 1), ('__array_interface__', {'data': (id(print), False), 'shape': (1,), "
+    "'typestr': '|O', 'version': 3})])\nnp.asarray(E.A)[0]",
+    "interface_via_metaclass_call": "import abc\n"
+    "X = abc.ABCMeta('X', (), {'__array_interface__': {'data': (id(print), False), 'shape': (1,), "
+    "'typestr': '|O', 'version': 3}})\nnp.asarray(X())[0]",
+    "interface_via_type_of_enum": "import enum\nclass C(enum.Enum):\n    A = 1\n"
+    "type(C)('X', (), {'__array_interface__': {}})",
+    "interface_via_kwargs_unpacking": "import argparse\n"
+    "ns = argparse.Namespace(**{'__array_interface__': {'data': (id(print), False), 'shape': (1,), "
+    "'typestr': '|O', 'version': 3}})\nnp.asarray(ns)[0]",
 }
 #: payloads that numpy itself refuses (the test pins that behaviour down)
 NUMPY_NATIVE = {"view_object_over_ints", "dtype_assign_object", "strides_assign_out_of_bounds"}
@@ -78,7 +95,7 @@ from smolagents.errors import SandboxSecurityError
 from smolagents.local_python_executor import LocalPythonExecutor
 payloads = json.loads(sys.stdin.read())
 for name, code in payloads.items():
-    executor = LocalPythonExecutor(["numpy.*"], timeout_seconds=5)
+    executor = LocalPythonExecutor(["numpy.*", "dataclasses", "enum", "abc", "argparse"], timeout_seconds=5)
     try:
         out = executor("import numpy as np\n" + code)
         result = "RAN: " + repr(out.output)[:200]

@@ -303,6 +303,20 @@ def build_builtins(
             check_length(len(out), limits, "sum() of sequences")
         return out if kind is list else tuple(out)
 
+    def kwargs_(mapping: Any) -> Any:
+        """``**mapping`` in a call: keys starting with ``__`` are refused, as written keyword
+        names are (``Namespace(**{'__array_interface__': ...})`` would set a protocol dunder)."""
+        if builtins.type(mapping) is not builtins.dict:
+            if not builtins.hasattr(builtins.type(mapping), "keys"):
+                raise TypeError(f"argument after ** must be a mapping, not {builtins.type(mapping).__name__}")
+            mapping = builtins.dict(mapping)
+        for key in mapping:
+            if builtins.type(key) is builtins.str and key.startswith("__"):
+                rt.security(
+                    f"Keyword argument {key!r} passed with ** is not allowed (names starting with '__')"
+                )
+        return mapping
+
     def iadd(target: Any, value: Any) -> Any:
         """``target += value`` for a list target (the rewriter sends only lists here)."""
         if type(target) is builtins.list and builtins.type(value) not in EAGER_ITERABLES:
@@ -339,7 +353,9 @@ def build_builtins(
         real_bases = []
         for base in bases:
             if isinstance(base, builtins.type):
-                base = real_of.get(base, base)
+                # stand-ins that may be subclassed (range, enum.Enum...) -> the real class; the
+                # numpy array stand-ins are not listed, and refuse subclassing themselves
+                base = guard.subclass_bases.get(base, base)
                 if base is safe_type or issubclass(base, builtins.type):
                     rt.security("Defining metaclasses (subclasses of type) is not allowed in the sandbox")
             real_bases.append(base)
@@ -392,6 +408,7 @@ def build_builtins(
             "__sb_list__": builtins.list,
             "__sb_eager__": EAGER_ITERABLES | {builtins.int, builtins.float, builtins.bool, builtins.complex},
             "__sb_iadd__": iadd,
+            "__sb_kwargs__": kwargs_,
             "__sb_fast__": rt.fast_types,
             "__sb_pfast__": rt.private_fast_types,
             "__sb_slow__": rt.slow_tick,
@@ -413,6 +430,7 @@ def build_builtins(
         }
     )
     guard.real_types.update(real_of)
+    guard.subclass_bases.update(real_of)
     rt.sandbox_classes.checks.append(lambda cls: seal_protocol_lookups(cls, rt))  # see _datalibs
     guard.real_types[safe_type] = builtins.type
     guard.safe_ids.update(id(value) for value in namespace.values())

@@ -36,7 +36,7 @@ from ._resource_overrides import (
     statistics_overrides,
 )
 from ._runtime import Runtime
-from ._security import AttributeGuard, SealedProxy
+from ._security import AttributeGuard, SealedProxy, is_metaclass
 from ._stdlib_state import STATE_BUILDERS
 
 __all__ = ["ImportPolicy", "ModuleGateway", "ModuleProxy"]
@@ -261,6 +261,18 @@ class ModuleGateway:
             proxy = self._proxies[name] = ModuleProxy(_TOKEN, module, self.policy.allows(name), self)
         return proxy
 
+    def stand_in(self, real: type, make: Callable[..., Any]) -> type:
+        """A stand-in for the class ``real`` whose calls go through ``make``: ``isinstance``,
+        ``issubclass`` and public attributes answer as ``real``, and a class statement that
+        subclasses it gets ``real`` as its base."""
+        from ._builtins import _stand_in
+
+        stand_in = _stand_in((real,), make)
+        self.guard.real_types[stand_in] = real
+        self.guard.subclass_bases[stand_in] = real
+        self.guard.safe_ids.add(id(stand_in))
+        return stand_in
+
     def proxy_for_value(self, module: types.ModuleType) -> ModuleProxy:
         if self.policy.allows(module.__name__):
             return self.proxy(module)
@@ -366,6 +378,8 @@ class ModuleGateway:
             value = overrides[name]
         elif type(value) in (dict, list, set, bytearray):
             value = copy.copy(value)
+        elif is_metaclass(value):
+            value = self.guard.opaque_type(value)  # no dynamic class creation from a namespace dict
         elif not callable(value) or isinstance(value, type):
             kind = self.guard._judge(type(value))
             if kind not in ("ok", "callable", "class", "module", "wrap"):

@@ -43,7 +43,14 @@ from ._runtime import Runtime
 from ._special import _SPECIAL_HANDLERS, SPECIAL_ATTRIBUTES, SpecialAttributes, root_module
 from ._stdlib_state import HOST_STATE_TYPES, host_mutator_checks
 
-__all__ = ["PLAIN_VALUE_TYPES", "SPECIAL_ATTRIBUTES", "AttrView", "AttributeGuard", "SealedProxy"]
+__all__ = [
+    "PLAIN_VALUE_TYPES",
+    "SPECIAL_ATTRIBUTES",
+    "AttrView",
+    "AttributeGuard",
+    "SealedProxy",
+    "is_metaclass",
+]
 
 PLAIN_VALUE_TYPES = frozenset(
     {
@@ -130,11 +137,16 @@ class _OpaqueType(type):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         cls._sb_refuse(  # type: ignore[attr-defined]
-            f"Creating '{cls.__name__}' objects through type() is not allowed in the sandbox"
+            f"Creating '{cls.__name__}' objects this way is not allowed in the sandbox: this handle (from "
+            "type() or a metaclass) only answers isinstance checks; use a class statement or the public constructor"
         )
 
     def __repr__(cls) -> str:
         return repr(cls._sb_real)  # type: ignore[attr-defined]
+
+
+def is_metaclass(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, type) and kind is not type
 
 
 _UNREAD: Any = object()
@@ -206,6 +218,8 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         self.value_wrappers: dict[type, Callable[[Any], Any]] = {}
         #: sandbox stand-in classes (``range``, ``bytes``...) -> the real builtin type
         self.real_types: dict[Any, type] = {}
+        #: stand-ins a class statement may subclass -> the real base it then gets
+        self.subclass_bases: dict[Any, type] = {}
         self._verdicts: dict[type, str] = {}
         self._callable_verdicts: dict[Any, bool] = {}
         #: ids of the host callables and classes the sandbox builtins expose (always fine)
@@ -293,6 +307,8 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
             return self.proxy_module(value)
         if verdict == "wrap":
             return self.value_wrappers[kind](value)
+        if verdict == "class" and is_metaclass(value):
+            return self.opaque_type(value)
         if verdict in ("callable", "class"):
             key = _callable_key(value)
             check = self.mutator_checks.get(key) if verdict == "callable" else None
@@ -431,12 +447,21 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
             return kind
         home = root_module(getattr(kind, "__module__", ""))
         if (
-            home not in _OPAQUE_TYPE_HOMES
+            not is_metaclass(kind)
+            and home not in _OPAQUE_TYPE_HOMES
             and kind not in HOST_STATE_TYPES
             and self._judge(kind) in ("ok", "wrap")
             and self._judge_callable(kind, "class")
         ):
             return kind
+        return self.opaque_type(kind)
+
+    def opaque_type(self, kind: type) -> Any:
+        """An opaque stand-in for ``kind``: same name, ``isinstance`` works, cannot build objects.
+
+        Also what sandbox code gets for metaclasses (``abc.ABCMeta``, ``enum.EnumType``):
+        calling one with a namespace dict would create a class with any dunder in it."""
+        rt = self.rt
         opaque = self._opaque_types.get(kind)
         if opaque is None:
             opaque = _OpaqueType(

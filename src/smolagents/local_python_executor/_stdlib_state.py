@@ -80,8 +80,30 @@ def _owned_only_factory(gateway: Any, real: Callable[..., Any], label: str) -> C
     return factory
 
 
+def _refuse_dunder_names(gateway: Any, names: Any, label: str) -> None:
+    """Class factories turn strings into attribute names: ``__array_interface__`` given as a
+    field or member name would hand numpy a raw-memory description. Refuse ``__`` names."""
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    elif isinstance(names, dict):
+        names = list(names)
+    for entry in names or ():
+        name = entry[0] if isinstance(entry, (tuple, list)) and entry else entry
+        if isinstance(name, str) and name.startswith("__"):
+            _refuse(gateway, f"{label}: the name {name!r} starts with '__'; such names are not allowed")
+
+
 def _dataclasses(gateway: Any) -> dict[str, Any]:
-    return {"dataclass": _owned_only_factory(gateway, dataclasses.dataclass, "dataclasses.dataclass")}
+    def make_dataclass(cls_name: str, fields: Any, *args: Any, **kwargs: Any) -> Any:
+        fields = list(fields)
+        _refuse_dunder_names(gateway, fields, "dataclasses.make_dataclass()")
+        _refuse_dunder_names(gateway, kwargs.get("namespace") or {}, "dataclasses.make_dataclass()")
+        return dataclasses.make_dataclass(cls_name, fields, *args, **kwargs)
+
+    return {
+        "dataclass": _owned_only_factory(gateway, dataclasses.dataclass, "dataclasses.dataclass"),
+        "make_dataclass": make_dataclass,
+    }
 
 
 def _typing(gateway: Any) -> dict[str, Any]:
@@ -153,7 +175,18 @@ def _enum(gateway: Any) -> dict[str, Any]:
         gateway.state().update(cls.__members__)
         return cls
 
-    return {"global_enum": global_enum}
+    def functional(real: type) -> Any:
+        def create(*args: Any, **kwargs: Any) -> Any:
+            names = kwargs.get("names", args[1] if len(args) > 1 else None)
+            _refuse_dunder_names(gateway, names, f"enum.{real.__name__}()")
+            return real(*args, **kwargs)
+
+        return gateway.stand_in(real, create)
+
+    bases = ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag", "ReprEnum")
+    table: dict[str, Any] = {name: functional(getattr(enum, name)) for name in bases if hasattr(enum, name)}
+    table["global_enum"] = global_enum
+    return table
 
 
 # --------------------------------------------------------------------------- csv

@@ -461,6 +461,9 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
             if keyword.arg is not None and keyword.arg.startswith("__"):
                 raise StaticRefusal(f"Forbidden keyword argument '{keyword.arg}'", node)
         node = self.generic_visit(node)  # type: ignore[assignment]
+        for keyword in node.keywords:
+            if keyword.arg is None:  # ``f(**mapping)``: the same rule for keys chosen at run time
+                keyword.value = ast.copy_location(call("__sb_kwargs__", keyword.value), keyword.value)
         func = node.func
         if not (
             isinstance(func, ast.IfExp)
