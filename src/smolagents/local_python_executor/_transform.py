@@ -25,8 +25,6 @@ import copy
 from typing import Any
 
 from ._ast_build import (
-    CHECKED_BINOPS,
-    CHECKED_INPLACE,
     OPERATOR_NODES,
     PLAIN_NODES,
     REFUSED_NODES,
@@ -34,7 +32,6 @@ from ._ast_build import (
     StaticRefusal,
     call,
     fast_test,
-    inline_safe_test,
     load,
     spec_is_small,
     store,
@@ -47,6 +44,7 @@ from ._policy import (
     ALLOWED_DUNDER_DEFINITIONS,
     BLOCKED_ATTRIBUTES,
 )
+from ._rewrite_assign import AssignmentRules
 from ._special import SPECIAL_ATTRIBUTES
 
 __all__ = ["StaticRefusal", "rewrite"]
@@ -79,7 +77,7 @@ def _rebinding_message(name: str) -> str:
     return f"Cannot assign to name '{name}' at module level: {what}. Pick another variable name."
 
 
-class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
+class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
     def __init__(self, protected: frozenset[str]) -> None:
         self.protected = protected
         #: (kind, class name) per scope: module, function, lambda, class, comprehension
@@ -258,189 +256,6 @@ class _Rewriter(MatchAndImportRules, ast.NodeTransformer):
         self.attribute_setter(attr, node)
         view = ast.copy_location(call("__sb_av__", value), node)
         return ast.copy_location(ast.Subscript(value=view, slice=ast.Constant(attr), ctx=node.ctx), node)
-
-    # ------------------------------------------------------------------ assignments
-    def visit_Assign(self, node: ast.Assign) -> ast.stmt:
-        target = node.targets[0]
-        if (
-            len(node.targets) == 1
-            and isinstance(target, ast.Attribute)
-            and isinstance(target.value, ast.Name)
-        ):
-            owner = self.visit(target.value)
-            attr = self.mangle(target.attr)
-            setter = self.attribute_setter(attr, target)
-            value = self.visit(node.value)
-            guarded = ast.Expr(call(setter, owner, ast.Constant(attr), value))
-            native = ast.Assign(
-                targets=[ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Store())],
-                value=copy.deepcopy(value),
-            )
-            test = fast_test(owner.id, setter == "__sb_psa__")
-            return ast.copy_location(ast.If(test=test, body=[native], orelse=[guarded]), node)
-        node.targets = [self.visit(t) for t in node.targets]
-        node.value = self.visit(node.value)
-        return node
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> Any:
-        if self.scope == "module" and isinstance(node.target, ast.Name):
-            # module-level ``x: T = v`` runs as ``x = v`` (the module body becomes a function)
-            self.visit(node.target)
-            self.visit(node.annotation)
-            if node.value is None:
-                return None
-            assign = ast.Assign(targets=[node.target], value=self.visit(node.value))
-            return ast.copy_location(assign, node)
-        node.target = self.visit(node.target)
-        node.annotation = self.visit(node.annotation)
-        if node.value is not None:
-            node.value = self.visit(node.value)
-        if not isinstance(node.target, ast.Name):
-            node.simple = 0
-        return node
-
-    def inplace(self, target: str, op: ast.operator, value: ast.expr) -> ast.stmt:
-        helper = CHECKED_INPLACE.get(type(op))
-        if helper is None:
-            return ast.AugAssign(target=store(target), op=op, value=value)
-        if isinstance(op, ast.Add):
-            # ``+=`` stays native except on a list, where a lazy right side (an iterator over
-            # the list itself) would make CPython's extend loop forever
-            is_list = ast.Compare(
-                left=call("__sb_type__", load(target)), ops=[ast.Is()], comparators=[load("__sb_list__")]
-            )
-            checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
-            native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
-            return ast.If(test=is_list, body=[checked], orelse=[native])
-        if isinstance(value, (ast.Name, ast.Constant)):
-            # ``x *= y`` on small ints stays native (the helper keeps in-place semantics)
-            current = load(target)
-            test = inline_safe_test(op, current, value, current)
-            if test is not None and test is not True:
-                native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
-                checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
-                return ast.If(test=test, body=[native], orelse=[checked])
-        return ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
-        op, value = node.op, node.value
-        if isinstance(op, ast.Add) and isinstance(value, ast.Constant):
-            return self._aug_assign(node, checked=False)  # a constant is never a lazy iterable
-        if isinstance(op, ast.Add) and isinstance(value, ast.Name):
-            # ``x += name``: native unless the right side could feed a list's extend forever
-            plain = self._aug_assign(copy.deepcopy(node), checked=False)
-            guarded = self._aug_assign(node, checked=True)
-            test = ast.Compare(
-                left=call("__sb_type__", load(value.id)), ops=[ast.In()], comparators=[load("__sb_eager__")]
-            )
-            statement = ast.If(
-                test=test,
-                body=plain if isinstance(plain, list) else [plain],
-                orelse=guarded if isinstance(guarded, list) else [guarded],
-            )
-            return ast.copy_location(statement, node)
-        return self._aug_assign(node, checked=type(op) in CHECKED_INPLACE)
-
-    def _aug_assign(self, node: ast.AugAssign, checked: bool) -> Any:
-        target = node.target
-        if isinstance(target, ast.Name):
-            self.visit(target)
-            value = self.visit(node.value)
-            if not checked:
-                node.value = value
-                return node
-            return ast.copy_location(self.inplace(target.id, node.op, value), node)
-        if isinstance(target, ast.Attribute):
-            owner = self.visit(target.value)
-            attr = self.mangle(target.attr)
-            getter = self.attribute_getter(attr, target)
-            setter = self.attribute_setter(attr, target)
-            value = self.visit(node.value)
-            obj, current = self.temp(), self.temp()
-            statements = [
-                ast.Assign(targets=[store(obj)], value=owner),
-                ast.Assign(targets=[store(current)], value=call(getter, load(obj), ast.Constant(attr))),
-                self.inplace(current, node.op, value),
-                ast.Expr(call(setter, load(obj), ast.Constant(attr), load(current))),
-                *self.cleanup([obj, current]),
-            ]
-            if isinstance(owner, ast.Name) and getter in ("__sb_ga__", "__sb_pga__"):
-                native_target = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Store())
-                helper = CHECKED_INPLACE.get(type(node.op)) if checked else None
-                if helper is None:
-                    native: ast.stmt = ast.AugAssign(
-                        target=native_target, op=node.op, value=copy.deepcopy(value)
-                    )
-                    natives = [native]
-                else:
-                    # read once, combine (checked), write back: CPython's own order
-                    current_value = ast.Attribute(value=load(owner.id), attr=attr, ctx=ast.Load())
-                    natives = [
-                        ast.Assign(targets=[store(current)], value=current_value),
-                        self.inplace(current, node.op, copy.deepcopy(value)),
-                        ast.Assign(targets=[native_target], value=load(current)),
-                        *self.cleanup([current]),
-                    ]
-                test = fast_test(owner.id, getter == "__sb_pga__")
-                statements = [ast.If(test=test, body=natives, orelse=statements)]
-        else:  # Subscript
-            if not checked:
-                node.target = self.visit(target)
-                node.value = self.visit(node.value)
-                return node
-            owner = self.visit(target.value)
-            index = self.slice_value(self.visit(target.slice))
-            obj, key, current = self.temp(), self.temp(), self.temp()
-            item = ast.Subscript(value=load(obj), slice=load(key), ctx=ast.Load())
-            statements = [
-                ast.Assign(targets=[store(obj)], value=owner),
-                ast.Assign(targets=[store(key)], value=index),
-                ast.Assign(targets=[store(current)], value=item),
-                self.inplace(current, node.op, self.visit(node.value)),
-                ast.Assign(
-                    targets=[ast.Subscript(value=load(obj), slice=load(key), ctx=ast.Store())],
-                    value=load(current),
-                ),
-                *self.cleanup([obj, key, current]),
-            ]
-        return [ast.copy_location(statement, node) for statement in statements]
-
-    def slice_value(self, index: ast.expr) -> ast.expr:
-        if isinstance(index, ast.Slice):
-            parts = [
-                part if part is not None else ast.Constant(None)
-                for part in (index.lower, index.upper, index.step)
-            ]
-            return ast.copy_location(call("__sb_slice__", *parts), index)
-        if isinstance(index, ast.Tuple):
-            return ast.Tuple(elts=[self.slice_value(element) for element in index.elts], ctx=ast.Load())
-        return index
-
-    # ------------------------------------------------------------------ operators
-    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        node.left = self.visit(node.left)
-        node.right = self.visit(node.right)
-        helper = CHECKED_BINOPS.get(type(node.op))
-        if helper is None:
-            return node
-        return ast.copy_location(self.checked_binop(node.op, node.left, node.right, helper), node)
-
-    def checked_binop(self, op: ast.operator, left: ast.expr, right: ast.expr, helper: str) -> ast.expr:
-        """``left <op> right`` natively when an inline test proves it cheap, else the helper.
-
-        A left operand that is not a name is bound once with ``:=`` in the test (where
-        ``:=`` is allowed), so ``i * i % 7`` stays native for small ints."""
-        first_left: ast.expr = left
-        if not isinstance(left, (ast.Name, ast.Constant)) and self.walrus_allowed():
-            first_left = ast.NamedExpr(target=store("__sb_o__"), value=left)
-            left = load("__sb_o__")
-        test = inline_safe_test(op, left, right, first_left)
-        if test is True:
-            return ast.BinOp(left=first_left, op=op, right=right)
-        if test is None:
-            return call(helper, first_left, right)
-        native = ast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right))
-        return ast.IfExp(test=test, body=native, orelse=call(helper, copy.deepcopy(left), right))
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.FormattedValue:
         node.value = self.visit(node.value)
