@@ -253,6 +253,17 @@ class LocalPythonExecutor(PythonExecutor):
     attribute access, risky operator, import, loop iteration and function entry goes
     through the sandbox policy. State persists across calls in ``state``.
 
+    Authorising a module hands out its safe parts only: process creation and code
+    evaluation (``os.system``, ``subprocess``, ``eval``...) stay refused even then.
+
+    What an in-process sandbox cannot stop: time and memory are checked *between*
+    operations, so a single C-level call that runs long without calling back into Python
+    (comparing or hashing huge shared tuple structures, a regex engine of a library that
+    bypasses ``re``) overruns the timeout until it returns, and a tuple nested 100,000+
+    levels deep overflows CPython's C stack when hashed. Size checks make these hard to
+    reach, not impossible. For untrusted code where that matters, run it in a separate
+    process (a process or remote executor), where the OS can kill it.
+
     Args:
         additional_authorized_imports: modules importable on top of ``BASE_BUILTIN_MODULES``
             (``'pkg.*'`` authorises submodules, ``'*'`` everything).
