@@ -230,3 +230,19 @@ def test_no_warning_for_default_imports() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LocalPythonExecutor(["json", "numpy"])
+
+
+def test_a_failed_call_start_leaves_the_executor_usable() -> None:
+    executor = LocalPythonExecutor([])
+    calls = []
+
+    def enter() -> None:
+        calls.append("enter")
+        if len(calls) == 1:
+            raise RuntimeError("host state could not be swapped")
+
+    executor._runtime.add_call_hook(enter, lambda: calls.append("exit"))
+    with pytest.raises(RuntimeError, match="could not be swapped"):
+        executor("1 + 1")
+    assert executor("2 + 2").output == 4  # not stuck as "already running"
+    assert calls[-1] == "exit"

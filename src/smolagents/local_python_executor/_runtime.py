@@ -156,13 +156,17 @@ class Runtime:
         self.depth_probe = _stack_depth() + limits.max_recursion_depth
         self.stack.start()
         enter_call()
-        self._refill()
-        self.call_hooks.extend(self._later_hooks)
-        self._later_hooks.clear()
-        for enter, _exit in self.call_hooks:
-            enter()
-        if self.deadline is not None or self.memory_cap is not None:
-            watchdog.register(self)
+        try:
+            self._refill()
+            self.call_hooks.extend(self._later_hooks)
+            self._later_hooks.clear()
+            for enter, _exit in self.call_hooks:
+                enter()
+            if self.deadline is not None or self.memory_cap is not None:
+                watchdog.register(self)
+        except BaseException:
+            self.end()  # a failed start must not leave the executor marked as running
+            raise
 
     def end(self) -> None:
         self.builtins["__sb_it__"] = EMPTY_TICKS
