@@ -260,3 +260,39 @@ def test_extend_and_iadd_keep_their_meaning() -> None:
         "it = iter([7, 8])\nL += it\nn = 1\nn += 2\ns = 'a'\ns += 'b'\n(L, n, s)"
     )
     assert LocalPythonExecutor([])(code).output == ([1, 2, 3, 0, 10, "a", "b", 9, 7, 8], 3, "ab")
+
+
+_MEMORY_RUNNER = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # a regression fails here, not the machine
+from smolagents.local_python_executor import LocalPythonExecutor, SandboxLimits
+# the host frees ~600 MB in medium blocks and keeps a few, so the allocator keeps that memory
+pool = ['x' * 100_000 for _ in range(6000)]
+kept = pool[::50]
+del pool
+executor = LocalPythonExecutor([], limits=SandboxLimits(timeout_seconds=30, max_memory_bytes=100 * 2**20))
+try:
+    executor("d = {}\\ni = 0\\nwhile True:\\n    d[i] = [i] * 1000\\n    i += 1")
+except Exception as error:
+    print(getattr(error, "limit", type(error).__name__))
+print(len(executor.state["d"]) * 8056 // 2**20)  # MiB the sandbox really allocated
+doubling = LocalPythonExecutor([], limits=SandboxLimits(timeout_seconds=30, max_memory_bytes=100 * 2**20))
+try:
+    doubling("s = 'x' * 1000\\nwhile True:\\n    s = s + s")
+except Exception as error:
+    print(getattr(error, "limit", type(error).__name__))
+"""
+
+
+def test_memory_cap_counts_memory_the_process_had_freed() -> None:
+    # memory the host freed stays resident and is handed out again without RSS growing:
+    # the cap also counts what the C allocator hands out, so the sandbox gets ~100 MiB, not
+    # the freed pool on top; concatenation doubling stops at the length limit
+    result = subprocess.run(
+        [sys.executable, "-c", _MEMORY_RUNNER], capture_output=True, text=True, timeout=110
+    )
+    assert result.returncode == 0, result.stderr[-1000:]
+    limit, allocated_mib, doubling_limit = result.stdout.split()
+    assert limit == "max_memory_bytes"
+    assert int(allocated_mib) < 300, f"the sandbox allocated {allocated_mib} MiB under a 100 MiB cap"
+    assert doubling_limit == "max_sequence_length"

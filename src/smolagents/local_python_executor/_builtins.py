@@ -303,6 +303,14 @@ def build_builtins(
             check_length(len(out), limits, "sum() of sequences")
         return out if kind is list else tuple(out)
 
+    sized_results = (builtins.str, builtins.bytes, builtins.bytearray, builtins.list, builtins.tuple)
+
+    def add_checked(result: Any) -> Any:
+        """The result of ``a + b``: a sequence over ``max_sequence_length`` stops the call."""
+        if isinstance(result, sized_results):
+            check_length(len(result), limits, f"{builtins.type(result).__name__} concatenation")
+        return result
+
     def kwargs_(mapping: Any) -> Any:
         """``**mapping`` in a call: keys starting with ``__`` are refused, as written keyword
         names are (``Namespace(**{'__array_interface__': ...})`` would set a protocol dunder)."""
@@ -409,6 +417,8 @@ def build_builtins(
             "__sb_eager__": EAGER_ITERABLES | {builtins.int, builtins.float, builtins.bool, builtins.complex},
             "__sb_iadd__": iadd,
             "__sb_kwargs__": kwargs_,
+            "__sb_addchk__": add_checked,
+            "__sb_numeric__": frozenset({builtins.int, builtins.float, builtins.complex, builtins.bool}),
             "__sb_fast__": rt.fast_types,
             "__sb_pfast__": rt.private_fast_types,
             "__sb_slow__": rt.slow_tick,

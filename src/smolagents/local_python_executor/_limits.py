@@ -34,6 +34,7 @@ __all__ = [
     "check_int_work",
     "check_length",
     "check_percent_format",
+    "current_heap",
     "current_rss",
     "enter_call",
     "exit_call",
@@ -246,6 +247,58 @@ def current_rss() -> int | None:
     return _rss_reader() if _rss_reader is not None else None
 
 
+_UNSET_READER: Any = object()
+_heap_reader: Any = _UNSET_READER
+
+
+def _make_heap_reader() -> Any:
+    """Bytes the C allocator has handed out (glibc ``mallinfo2``), or None elsewhere.
+
+    Resident memory alone misses growth that reuses memory the process freed earlier (a
+    long-lived host after a big computation): the sandbox could then allocate that much
+    again before RSS moved. ``ctypes`` is imported here, on first use of the memory cap."""
+    try:
+        import ctypes
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [
+                (name, ctypes.c_size_t)
+                for name in (
+                    "arena",
+                    "ordblks",
+                    "smblks",
+                    "hblks",
+                    "hblkhd",
+                    "usmblks",
+                    "fsmblks",
+                    "uordblks",
+                    "fordblks",
+                    "keepcost",
+                )
+            ]
+
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+        mallinfo2.restype = MallInfo2
+        mallinfo2.argtypes = []
+        mallinfo2()
+    except (ImportError, OSError, AttributeError):
+        return None
+
+    def read() -> int:
+        info = mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+
+    return read
+
+
+def current_heap() -> int | None:
+    """Bytes allocated through malloc and still in use, or None where it cannot be read."""
+    global _heap_reader
+    if _heap_reader is _UNSET_READER:
+        _heap_reader = _make_heap_reader()
+    return _heap_reader() if _heap_reader is not None else None
+
+
 # --------------------------------------------------------------------------- watchdog
 
 
@@ -285,6 +338,7 @@ class _Watchdog:
                 active = list(self._active)
             now = time.monotonic()
             rss: int | None = None
+            heap: int | None = None
             for runtime in active:
                 try:
                     if runtime.deadline is not None and now > runtime.deadline:
@@ -292,8 +346,12 @@ class _Watchdog:
                     elif runtime.memory_cap is not None and _rss_reader is not None:
                         if rss is None:
                             rss = _rss_reader()
-                        if rss - runtime.base_rss > runtime.memory_cap:
-                            runtime.trip_memory(rss - runtime.base_rss)
+                            heap = current_heap()
+                        grown = rss - runtime.base_rss
+                        if heap is not None and runtime.base_heap is not None:
+                            grown = max(grown, heap - runtime.base_heap)
+                        if grown > runtime.memory_cap:
+                            runtime.trip_memory(grown)
                 except Exception:  # pragma: no cover - the watchdog must never die
                     pass
             time.sleep(self.interval)

@@ -208,8 +208,26 @@ class AssignmentRules:
         node.right = self.visit(node.right)
         helper = CHECKED_BINOPS.get(type(node.op))
         if helper is None:
+            if isinstance(node.op, ast.Add):
+                return ast.copy_location(self.checked_add(node), node)
             return node
         return ast.copy_location(self.checked_binop(node.op, node.left, node.right, helper), node)
+
+    def checked_add(self, node: ast.BinOp) -> ast.expr:
+        """``a + b`` of two non-constants has its result's length checked afterwards.
+
+        Concatenation at most doubles a size per operation, but ``s = s + s`` in a loop does
+        it in a handful of single C calls, faster than the memory watchdog can look; the
+        length limit stops it deterministically. Numeric results pass an inline type test."""
+        if isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant):
+            return node  # grows by a constant per operation
+        if not self.walrus_allowed():
+            return call("__sb_addchk__", node)
+        result = ast.NamedExpr(target=store("__sb_a__"), value=node)
+        numeric = ast.Compare(
+            left=call("__sb_type__", result), ops=[ast.In()], comparators=[load("__sb_numeric__")]
+        )
+        return ast.IfExp(test=numeric, body=load("__sb_a__"), orelse=call("__sb_addchk__", load("__sb_a__")))
 
     def checked_binop(self, op: ast.operator, left: ast.expr, right: ast.expr, helper: str) -> ast.expr:
         """``left <op> right`` natively when an inline test proves it cheap, else the helper.

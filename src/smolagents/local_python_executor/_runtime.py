@@ -21,6 +21,7 @@ from ._limits import (
     SandboxAbort,
     SandboxLimits,
     StackMeter,
+    current_heap,
     current_rss,
     enter_call,
     exit_call,
@@ -117,6 +118,7 @@ class Runtime:
         self.deadline: float | None = None
         self.memory_cap: int | None = None
         self.base_rss = 0
+        self.base_heap: int | None = None
         self.ops_left: int | None = None
         self.pending: InterpreterError | None = None
         self.final: FinalAnswerException | None = None
@@ -153,6 +155,7 @@ class Runtime:
             self.memory_cap = None
         else:
             self.base_rss = rss
+            self.base_heap = current_heap()
         self.depth_probe = _stack_depth() + limits.max_recursion_depth
         self.stack.start()
         enter_call()
@@ -210,6 +213,8 @@ class Runtime:
             grant = min(TICK_CHUNK, self.ops_left)
             self.ops_left -= grant
         self.builtins["__sb_it__"] = repeat(False, grant)
+        if self.pending is not None:  # the watchdog tripped while this slow path ran
+            self.builtins["__sb_it__"] = EMPTY_TICKS
 
     def slow_tick(self) -> None:
         """Run when the tick iterator is empty: refill, or stop the sandbox."""
