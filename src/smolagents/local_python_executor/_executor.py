@@ -114,7 +114,7 @@ class _Compiled:
     lines: list[str]
 
 
-_cache: OrderedDict[tuple[str, frozenset[str]], _Compiled] = OrderedDict()
+_cache: OrderedDict[tuple[str, frozenset[str], int], _Compiled] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 512
 
@@ -184,14 +184,14 @@ def _check_code_size(code: str, tree: ast.Module | None, limits: SandboxLimits) 
 
 
 def _compile(code: str, protected: frozenset[str], limits: SandboxLimits | None = None) -> _Compiled:
-    key = (code, protected)
+    limits = limits or SandboxLimits()
+    _check_code_size(code, None, limits)
+    key = (code, protected, limits.max_code_nodes)  # a hit must have passed the same node bound
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    limits = limits or SandboxLimits()
-    _check_code_size(code, None, limits)
     lines = code.splitlines()
     try:
         tree = ast.parse(code, filename=SANDBOX_FILENAME)
