@@ -242,6 +242,7 @@ SELF_FEEDING = {
     "item_iadd": "d = {'k': list(range(5000))}\nd['k'] += zip(d['k'])",
     "unbound_extend": "L = list(range(5000))\nlist.extend(L, enumerate(L))",
     "bytearray_extend": "b = bytearray(5000)\nb.extend(iter(b))",
+    "list_subclass_iadd": "class L(list):\n    pass\nx = L(range(5000))\nx += iter(x)",
 }
 
 

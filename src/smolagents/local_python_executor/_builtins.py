@@ -327,7 +327,7 @@ def build_builtins(
 
     def iadd(target: Any, value: Any) -> Any:
         """``target += value`` for a list target (the rewriter sends only lists here)."""
-        if type(target) is builtins.list and builtins.type(value) not in EAGER_ITERABLES:
+        if isinstance(target, builtins.list) and builtins.type(value) not in EAGER_ITERABLES:
             grow_from(target.extend, target, value, rt, limits)
             return target
         target += value
@@ -414,6 +414,7 @@ def build_builtins(
             "__sb_type__": builtins.type,
             "__sb_int__": builtins.int,
             "__sb_list__": builtins.list,
+            "__sb_isinstance__": builtins.isinstance,
             "__sb_eager__": EAGER_ITERABLES | {builtins.int, builtins.float, builtins.bool, builtins.complex},
             "__sb_iadd__": iadd,
             "__sb_kwargs__": kwargs_,

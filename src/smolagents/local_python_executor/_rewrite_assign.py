@@ -92,9 +92,7 @@ class AssignmentRules:
         if isinstance(op, ast.Add):
             # ``+=`` stays native except on a list, where a lazy right side (an iterator over
             # the list itself) would make CPython's extend loop forever
-            is_list = ast.Compare(
-                left=call("__sb_type__", load(target)), ops=[ast.Is()], comparators=[load("__sb_list__")]
-            )
+            is_list = call("__sb_isinstance__", load(target), load("__sb_list__"))  # subclasses too
             checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
             native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
             return ast.If(test=is_list, body=[checked], orelse=[native])
