@@ -299,3 +299,24 @@ def test_memory_return_full_code_joins_the_code_actions():
     agent = make_agent([code("a = 1"), code("b = a + 1"), code("final_answer(b)")])
     assert agent.run("x") == 2
     assert agent.memory.return_full_code() == "a = 1\n\nb = a + 1\n\nfinal_answer(b)"
+
+
+def test_print_limit_given_twice_is_merged_and_executor_kwargs_win() -> None:
+    agent = CodeAgent(
+        tools=[],
+        model=ScriptedModel([]),
+        max_print_outputs_length=100,
+        executor_kwargs={"max_print_outputs_length": 20},
+    )
+    assert agent.python_executor.max_print_outputs_length == 20
+    only_agent_level = CodeAgent(tools=[], model=ScriptedModel([]), max_print_outputs_length=100)
+    assert only_agent_level.python_executor.max_print_outputs_length == 100
+
+
+def test_a_plain_function_is_not_accepted_as_model() -> None:
+    def my_model(messages):
+        return "Thought: hi"
+
+    with pytest.raises(UserError, match=r"generate\(messages, stop_sequences=None") as info:
+        CodeAgent(tools=[], model=my_model)
+    assert "my_model" in str(info.value)

@@ -121,11 +121,9 @@ class CodeAgent(MultiStepAgent):
         if self.executor_type == "local":
             from ..local_python_executor import LocalPythonExecutor
 
-            return LocalPythonExecutor(
-                self.additional_authorized_imports,
-                max_print_outputs_length=self.max_print_outputs_length,
-                **self.executor_kwargs,
-            )
+            # one value per option: executor_kwargs wins over the agent-level shortcut
+            options = {"max_print_outputs_length": self.max_print_outputs_length, **self.executor_kwargs}
+            return LocalPythonExecutor(self.additional_authorized_imports, **options)
         raise UserError(
             f"executor_type={self.executor_type!r} is not available in this version of smolagents yet: remote "
             "executors are still being built. Use executor_type='local' (the sandboxed local executor), or pass "

@@ -73,9 +73,12 @@ class MultiStepAgent(ManagedAgentCalls):
         logger: AgentLogger | None = None,
         stream_outputs: bool = False,
     ) -> None:
-        if model is None or not (callable(getattr(model, "generate", None)) or callable(model)):
+        if model is None or not callable(getattr(model, "generate", None)):
             raise UserError(
-                f"{type(self).__name__} needs a model with a generate() method (a smolagents Model), got {model!r}."
+                f"{type(self).__name__} needs a model with a generate(messages, stop_sequences=None, **kwargs) "
+                f"method returning a ChatMessage, got {model!r}. Use a smolagents Model (OpenAIModel, "
+                "InferenceClientModel, LiteLLMModel...), or subclass smolagents.Model and implement generate(); "
+                "a plain function is not a model."
             )
         if not isinstance(max_steps, int) or max_steps < 1:
             raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
