@@ -9,6 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage
+from .errors import UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,7 +29,13 @@ class AgentLogger:
     def __init__(self, level: LogLevel | int = LogLevel.INFO, console: Console | None = None) -> None:
         from rich.console import Console
 
-        self.level = LogLevel(level)
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise UserError(
+                f"verbosity_level must be an int or a LogLevel (-1 off ... 2 debug; higher is more verbose), "
+                f"got {level!r}."
+            )
+        # any int is accepted, as code written for smolagents passes e.g. 3 or 10 for "everything"
+        self.level = LogLevel(max(int(LogLevel.OFF), min(int(level), int(LogLevel.DEBUG))))
         self.console = console if console is not None else Console(highlight=False)
 
     def _enabled(self, level: LogLevel | int) -> bool:

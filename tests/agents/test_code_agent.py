@@ -320,3 +320,14 @@ def test_a_plain_function_is_not_accepted_as_model() -> None:
     with pytest.raises(UserError, match=r"generate\(messages, stop_sequences=None") as info:
         CodeAgent(tools=[], model=my_model)
     assert "my_model" in str(info.value)
+
+
+@pytest.mark.parametrize("level, expected", [(-5, -1), (0, 0), (2, 2), (3, 2), (10, 2)])
+def test_verbosity_level_accepts_any_int(level: int, expected: int) -> None:
+    agent = CodeAgent(tools=[], model=ScriptedModel([]), verbosity_level=level)
+    assert int(agent.logger.level) == expected  # higher is more verbose; past DEBUG prints everything
+
+
+def test_verbosity_level_must_be_an_int() -> None:
+    with pytest.raises(UserError, match="verbosity_level must be an int"):
+        CodeAgent(tools=[], model=ScriptedModel([]), verbosity_level="info")
