@@ -331,3 +331,20 @@ def test_verbosity_level_accepts_any_int(level: int, expected: int) -> None:
 def test_verbosity_level_must_be_an_int() -> None:
     with pytest.raises(UserError, match="verbosity_level must be an int"):
         CodeAgent(tools=[], model=ScriptedModel([]), verbosity_level="info")
+
+
+def test_run_result_token_usage_is_none_when_the_model_reports_none() -> None:
+    from smolagents import ChatMessage, Model
+
+    class NoUsageModel(Model):
+        def generate(self, messages, stop_sequences=None, **kwargs):
+            return ChatMessage(role="assistant", content="Thought: done\n<code>final_answer(7)</code>")
+
+    agent = CodeAgent(tools=[], model=NoUsageModel(model_id="no-usage"), verbosity_level=-1)
+    result = agent.run("seven", return_full_result=True)
+    assert result.output == 7
+    assert result.token_usage is None  # unknown, not zero
+    counted = CodeAgent(
+        tools=[], model=ScriptedModel(["Thought: x\n<code>final_answer(1)</code>"]), verbosity_level=-1
+    ).run("one", return_full_result=True)
+    assert counted.token_usage is not None and counted.token_usage.total_tokens > 0

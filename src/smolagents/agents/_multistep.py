@@ -262,11 +262,12 @@ class MultiStepAgent(ManagedAgentCalls):
         )
 
     def _total_token_usage(self) -> TokenUsage | None:
-        total = TokenUsage()
+        """Tokens of the run, or None when the model reported none (unknown is not zero)."""
+        total: TokenUsage | None = None
         for step in self.memory.steps:
             usage = getattr(step, "token_usage", None)
             if usage is not None:
-                total = total + usage
+                total = usage if total is None else total + usage
         return total
 
     def step(self, memory_step: ActionStep) -> Any:
