@@ -95,7 +95,8 @@ class MemoryStep:
     """Base of every memory record."""
 
     def dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The record as plain data; a bare step has no fields."""
+        return {}
 
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         raise NotImplementedError

@@ -348,3 +348,41 @@ def test_run_result_token_usage_is_none_when_the_model_reports_none() -> None:
         tools=[], model=ScriptedModel(["Thought: x\n<code>final_answer(1)</code>"]), verbosity_level=-1
     ).run("one", return_full_result=True)
     assert counted.token_usage is not None and counted.token_usage.total_tokens > 0
+
+
+def test_run_wraps_text_and_image_answers_in_agent_types() -> None:
+    from PIL import Image
+
+    from smolagents import AgentImage, AgentText
+
+    text = CodeAgent(
+        tools=[], model=ScriptedModel(["Thought: x\n<code>final_answer('hello')</code>"]), verbosity_level=-1
+    ).run("greet")
+    assert isinstance(text, AgentText) and text == "hello"
+    number = CodeAgent(
+        tools=[], model=ScriptedModel(["Thought: x\n<code>final_answer(41 + 1)</code>"]), verbosity_level=-1
+    ).run("count")
+    assert number == 42 and type(number) is int  # other values unchanged
+    agent = CodeAgent(
+        tools=[], model=ScriptedModel(["Thought: x\n<code>final_answer(picture)</code>"]), verbosity_level=-1
+    )
+    image = agent.run("show", additional_args={"picture": Image.new("RGB", (2, 2))})
+    assert isinstance(image, AgentImage)
+
+
+def test_memory_step_base_dict_is_empty() -> None:
+    from smolagents.memory import MemoryStep
+
+    assert MemoryStep().dict() == {}
+
+
+def test_agent_named_like_its_tool_is_refused() -> None:
+    with pytest.raises(UserError, match="named 'final_answer' like one of its tools"):
+        CodeAgent(tools=[], model=ScriptedModel([]), name="final_answer", description="x")
+
+
+def test_system_prompt_cannot_be_assigned() -> None:
+    agent = CodeAgent(tools=[], model=ScriptedModel([]))
+    assert "final_answer" in agent.system_prompt
+    with pytest.raises(UserError, match=r'prompt_templates\["system_prompt"\]'):
+        agent.system_prompt = "You are a pirate."

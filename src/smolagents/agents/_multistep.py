@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
+from ..agent_types import handle_agent_output_types
 from ..errors import AgentError, AgentGenerationError, AgentMaxStepsError, MissingDependencyError, UserError
 from ..memory import (
     ActionOutput,
@@ -117,10 +118,23 @@ class MultiStepAgent(ManagedAgentCalls):
         self._run_state = "success"
         self._final_output: Any = None
         self._run_lock = threading.Lock()
-        self.system_prompt = self.initialize_system_prompt()
-        self.memory = AgentMemory(self.system_prompt)
+        self._system_prompt = self.initialize_system_prompt()
+        self.memory = AgentMemory(self._system_prompt)
 
     # ------------------------------------------------------------------ configuration
+    @property
+    def system_prompt(self) -> str:
+        """The system prompt rendered from ``prompt_templates["system_prompt"]``."""
+        return self._system_prompt
+
+    @system_prompt.setter
+    def system_prompt(self, value: str) -> None:
+        raise UserError(
+            "agent.system_prompt is rendered from a template and cannot be assigned. Edit "
+            'agent.prompt_templates["system_prompt"] (a Jinja template) instead, or pass instructions=... '
+            "to add your own text to it."
+        )
+
     def _load_default_prompts(self) -> PromptTemplates:
         if not self._default_prompts:
             return EMPTY_PROMPT_TEMPLATES
@@ -174,6 +188,11 @@ class MultiStepAgent(ManagedAgentCalls):
                     except MissingDependencyError as exc:  # e.g. web search without the toolkit extra
                         warnings.warn(f"add_base_tools: skipped {tool_name!r}: {exc}", stacklevel=3)
         self.tools.setdefault("final_answer", FinalAnswerTool())
+        if self.name is not None and self.name in self.tools:
+            raise UserError(
+                f"The agent is named {self.name!r} like one of its tools: a manager calling it, or the agent "
+                "calling the tool, would be ambiguous. Rename the agent or the tool."
+            )
         clash = set(self.tools) & set(self.managed_agents)
         if clash:
             raise UserError(
@@ -251,10 +270,13 @@ class MultiStepAgent(ManagedAgentCalls):
 
     def _result(self, started: float, return_full_result: bool | None) -> Any:
         full = self.return_full_result if return_full_result is None else return_full_result
+        # text answers come back as AgentText, images as AgentImage (code written for
+        # smolagents relies on it); other values unchanged
+        output = handle_agent_output_types(self._final_output)
         if not full:
-            return self._final_output
+            return output
         return RunResult(
-            output=self._final_output,
+            output=output,
             state=self._run_state,
             steps=self.memory.get_full_steps(),
             token_usage=self._total_token_usage(),
@@ -399,8 +421,8 @@ class MultiStepAgent(ManagedAgentCalls):
                 raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
             self.state.update(additional_args)
             self.task += self._describe_additional_args(additional_args)
-        self.system_prompt = self.initialize_system_prompt()
-        self.memory.system_prompt = SystemPromptStep(system_prompt=self.system_prompt)
+        self._system_prompt = self.initialize_system_prompt()
+        self.memory.system_prompt = SystemPromptStep(system_prompt=self._system_prompt)
         if reset:
             self.memory.reset()
         self._on_run_start(reset)
