@@ -386,3 +386,21 @@ def test_system_prompt_cannot_be_assigned() -> None:
     assert "final_answer" in agent.system_prompt
     with pytest.raises(UserError, match=r'prompt_templates\["system_prompt"\]'):
         agent.system_prompt = "You are a pirate."
+
+
+def test_a_sync_code_agent_run_does_not_import_asyncio() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from smolagents import CodeAgent\n"
+        "from smolagents.testing import ScriptedModel\n"
+        "agent = CodeAgent(tools=[], model=ScriptedModel(['Thought: x\\n<code>final_answer(1)</code>']), "
+        "verbosity_level=-1)\n"
+        "assert agent.run('one') == 1\n"
+        "print('asyncio' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip() == "False"

@@ -182,13 +182,14 @@ class CodeAgent(MultiStepAgent):
         memory_step.tool_calls = [code_call]
         self.logger.log_code(title="Executing this code:", content=code, level=LogLevel.INFO)
         yield code_call
-        import asyncio
-
         executor = self.python_executor
-        (outcome,) = yield Calls(
-            sync_calls=[lambda: executor(code)],
-            async_calls=[lambda: asyncio.to_thread(executor, code)],
-        )
+
+        def run_in_thread() -> Any:
+            import asyncio  # only the async driver calls this: sync runs never import asyncio
+
+            return asyncio.to_thread(executor, code)
+
+        (outcome,) = yield Calls(sync_calls=[lambda: executor(code)], async_calls=[run_in_thread])
         if outcome.error is not None:
             return self._code_error(outcome.error, memory_step)
         result = outcome.value
