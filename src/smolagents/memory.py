@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage
-from .errors import AgentError
+from .errors import AgentError, SandboxSecurityError
 from .models._messages import ChatMessage, MessageRole
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "TaskStep",
     "ToolCall",
     "ToolOutput",
+    "safe_text",
 ]
 
 
@@ -40,20 +41,38 @@ def _image_parts(images: list[Any] | None) -> list[dict[str, Any]]:
     return [{"type": "image", "image": image} for image in images or []]
 
 
+def safe_text(value: Any, as_str: bool = False) -> str:
+    """``repr(value)`` (``str`` with ``as_str``) that never raises.
+
+    Objects of classes defined in the sandbox refuse to run their ``__repr__``/``__str__``
+    once the executor call is over; they are named by type instead, so logs, memory
+    serialisation and ``RunResult`` never crash on a value the code produced."""
+    try:
+        return str(value) if as_str else repr(value)
+    except SandboxSecurityError:
+        return f"<{type(value).__name__} object defined in the sandbox>"
+    except Exception as error:
+        return (
+            f"<{type(value).__name__} object: {'str' if as_str else 'repr'}() raised {type(error).__name__}>"
+        )
+
+
 def _jsonable(value: Any) -> Any:
     """Best-effort JSON-safe copy of a value stored in memory (images become a placeholder)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or type(value) in (str, int, float, bool):
         return value
+    if isinstance(value, (str, int, float, bool)):  # subclasses (AgentText...): plain copies
+        return safe_text(value, as_str=True) if isinstance(value, str) else safe_text(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {k if type(k) is str else safe_text(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "dict") and callable(value.dict):
+    if callable(getattr(type(value), "dict", None)):
         try:
             return _jsonable(value.dict())
-        except TypeError:
+        except Exception:  # not a record after all, or sandbox code refusing to run
             pass
-    return repr(value)
+    return safe_text(value)
 
 
 @dataclass

@@ -404,3 +404,16 @@ def test_a_sync_code_agent_run_does_not_import_asyncio() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-800:]
     assert result.stdout.strip() == "False"
+
+
+def test_full_result_and_memory_serialise_objects_of_sandbox_classes() -> None:
+    import json
+
+    define = "Thought: x\n<code>class P:\n    def __repr__(self):\n        return 'P!'\np = P()\np</code>"
+    answer = "Thought: y\n<code>final_answer(p)</code>"
+    agent = CodeAgent(tools=[], model=ScriptedModel([define, answer]), verbosity_level=2)
+    result = agent.run("make a P", return_full_result=True)
+    assert type(result.output).__name__ == "P"
+    dumped = json.dumps(result.dict())  # the sandbox __repr__ cannot run now: the type names it
+    assert "<P object defined in the sandbox>" in dumped
+    assert json.dumps(agent.memory.get_full_steps())

@@ -7,8 +7,8 @@ from collections.abc import Generator
 from typing import Any, NoReturn
 
 from .._monitoring_types import LogLevel
-from ..errors import AgentExecutionError, SandboxSecurityError, UserError
-from ..memory import ActionOutput, ActionStep, ToolCall, ToolOutput
+from ..errors import AgentExecutionError, UserError
+from ..memory import ActionOutput, ActionStep, ToolCall, ToolOutput, safe_text
 from ..models._messages import ChatMessage
 from ..tools import Tool
 from ._code_parsing import extract_code, extract_structured_code, resolve_code_block_tags
@@ -38,12 +38,8 @@ CODEAGENT_RESPONSE_FORMAT = {
 
 
 def _describe(value: Any) -> str:
-    """``str(value)``, except for objects whose sandbox-defined ``__str__`` refuses to run
-    outside the sandbox: those are named by type instead of failing the step."""
-    try:
-        return str(value)
-    except SandboxSecurityError:
-        return f"<{type(value).__name__} object defined in the sandbox>"
+    """``str(value)`` that never fails the step (see :func:`~smolagents.memory.safe_text`)."""
+    return safe_text(value, as_str=True)
 
 
 class CodeAgent(MultiStepAgent):

@@ -27,6 +27,7 @@ from ..memory import (
     RunResult,
     SystemPromptStep,
     TaskStep,
+    safe_text,
 )
 from ..models._messages import ChatMessage, MessageRole
 from ..monitoring import AgentLogger
@@ -488,7 +489,10 @@ class MultiStepAgent(ManagedAgentCalls):
             self._run_state = "max_steps_error"
         self._final_output = final_output
         final_step = FinalAnswerStep(output=final_output)
-        self.logger.log(f"[bold #d4b702]Out - Final answer:[/] {final_output}", level=LogLevel.INFO)
+        self.logger.log(
+            f"[bold #d4b702]Out - Final answer:[/] {safe_text(final_output, as_str=True)}",
+            level=LogLevel.INFO,
+        )
         self.step_callbacks.callback(final_step, agent=self)
         yield final_step
 
