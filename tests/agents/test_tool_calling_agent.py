@@ -376,3 +376,36 @@ def test_images_go_into_task_step(tools):
     assert agent.memory.steps[0].task_images == ["fake-image"]
     content = agent.model.calls[0].messages[1].content
     assert {"type": "image", "image": "fake-image"} in content
+
+
+def test_bare_string_arguments_go_to_the_single_argument(tools):
+    agent = make_agent(tools, [call("shout", "hello there"), call("final_answer", {"answer": "ok"})])
+    assert agent.run("x") == "ok"
+    step = agent.memory.steps[1]
+    assert step.error is None
+    assert "HELLO THERE" in step.observations
+
+
+def test_managed_agent_called_with_a_bare_task(tools):
+    worker = make_agent(
+        tools,
+        [call("final_answer", {"answer": "Paris is the capital"})],
+        name="geographer",
+        description="Knows capitals.",
+    )
+    manager = make_agent(
+        [],
+        [call("geographer", "What is the capital of France?"), call("final_answer", {"answer": "done"})],
+        managed_agents=[worker],
+    )
+    assert manager.run("ask the geographer") == "done"
+    assert manager.memory.steps[1].error is None
+    assert "What is the capital of France?" in worker.memory.steps[0].task
+
+
+def test_bare_string_to_a_tool_with_several_required_arguments_is_explained(tools):
+    agent = make_agent(tools, [call("add", "two and three"), call("final_answer", {"answer": 1})])
+    agent.run("x")
+    error = agent.memory.steps[1].error
+    assert isinstance(error, AgentToolCallError)
+    assert "are not named" in str(error) and "'two and three'" in str(error) and '{"a": ...}' in str(error)

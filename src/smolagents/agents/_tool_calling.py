@@ -31,6 +31,17 @@ def _is_image(value: Any) -> bool:
     )
 
 
+def _json_error(arguments: Any) -> str | None:
+    """Why a string that looks like JSON does not parse (None for a bare string or a value)."""
+    if not isinstance(arguments, str) or not arguments.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at position {exc.pos}"
+    return None
+
+
 class ToolCallingAgent(MultiStepAgent):
     """Acts with structured tool calls (the OpenAI function-calling format).
 
@@ -125,12 +136,10 @@ class ToolCallingAgent(MultiStepAgent):
             return {}
         try:
             return json.loads(args)
-        except json.JSONDecodeError as exc:
-            raise AgentToolCallError(
-                f"The arguments of your call to {tc.function.name!r} are not valid JSON ({exc.msg} at "
-                f"position {exc.pos}). You sent: {args!r}. Send the arguments as one JSON object, "
-                'for example {"query": "some text"}.'
-            ) from exc
+        except json.JSONDecodeError:
+            # a bare string (how managed agents are often called with a task): ``_prepare_call``
+            # passes it as the tool's single (required) argument, or explains what to send
+            return args
 
     def _tool_calls_flow(
         self, tool_calls: list[ToolCall], memory_step: ActionStep
@@ -199,12 +208,18 @@ class ToolCallingAgent(MultiStepAgent):
             available = sorted([*self.tools, *self._managed_tools])
             raise AgentToolCallError(f"Unknown tool {name!r}. The tools you can call are: {available}.")
         if not isinstance(arguments, dict):
-            if len(tool.inputs) == 1:
+            required = [key for key, spec in tool.inputs.items() if not spec.get("nullable")]
+            malformed = _json_error(arguments)
+            if malformed is None and len(tool.inputs) == 1:
                 arguments = {next(iter(tool.inputs)): arguments}
+            elif malformed is None and len(required) == 1:
+                arguments = {required[0]: arguments}  # a managed agent called with a bare task
             else:
+                what = f"are not valid JSON ({malformed})" if malformed else "are not named"
+                example = required[0] if required else next(iter(tool.inputs), "query")
                 raise AgentToolCallError(
-                    f"Tool {name!r} takes named arguments {list(tool.inputs)}, but you sent {arguments!r}. "
-                    "Send a JSON object of named arguments."
+                    f"The arguments of your call to {name!r} {what}. You sent: {arguments!r}. Tool {name!r} "
+                    f'takes named arguments {list(tool.inputs)}: send one JSON object, for example {{"{example}": ...}}.'
                 )
         arguments = {k: self._from_state(v) for k, v in arguments.items()}
         validate_tool_arguments(tool, arguments)
