@@ -370,3 +370,27 @@ def test_model_copies_and_pickles_after_use(server, openai_model) -> None:
     assert clone.client is not model.client
     clone.close()
     revived.close()
+
+
+def _model_named(server, model_id):
+    from smolagents.models import OpenAIModel
+
+    return OpenAIModel(model_id, api_base=server.base_url, api_key="sk-test", retry_base_delay=0.001)
+
+
+@pytest.mark.parametrize("model_id", ["o3-mini", "o4-mini", "gpt-5", "openai/gpt-5-mini", "xai/grok-4"])
+def test_models_known_to_reject_stop_never_get_it(server, model_id) -> None:
+    server.enqueue("Answer\nObservation: invented")
+    model = _model_named(server, model_id)
+    message = model.generate(MESSAGES, stop_sequences=["Observation:"])
+    model.close()
+    assert "stop" not in server.requests[0].json  # no round trip to learn the rejection
+    assert message.content == "Answer\n"  # cut client-side
+
+
+def test_other_models_still_get_stop(server) -> None:
+    server.enqueue("Answer\n")
+    model = _model_named(server, "gpt-4o-mini")
+    model.generate(MESSAGES, stop_sequences=["Observation:"])
+    model.close()
+    assert server.requests[0].json["stop"] == ["Observation:"]

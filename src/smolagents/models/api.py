@@ -23,6 +23,17 @@ __all__ = ["ApiModel"]
 T = TypeVar("T")
 
 
+#: Model families whose APIs reject ``stop`` (reasoning models, Grok): never sent to them.
+_NO_STOP_PREFIXES = ("o3", "o4", "gpt-5", "grok-")
+
+
+def _never_takes_stop(model_id: str | None) -> bool:
+    """True for model ids (``o3-mini``, ``openai/gpt-5``, ``xai/grok-4``...) known to reject ``stop``;
+    other models still learn it from the server's first refusal."""
+    name = (model_id or "").rsplit("/", 1)[-1].lower()
+    return name.startswith(_NO_STOP_PREFIXES)
+
+
 class ApiModel(Model):
     """Base class for models reached through an API client.
 
@@ -130,8 +141,8 @@ class ApiModel(Model):
     def _prepare_completion_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("custom_role_conversions", self.custom_role_conversions)
         params = super()._prepare_completion_kwargs(*args, **kwargs)
-        if self._stop_unsupported:
-            params.pop("stop", None)
+        if self._stop_unsupported or _never_takes_stop(self.model_id):
+            params.pop("stop", None)  # the text is cut client-side instead
         return params
 
     # ----------------------------------------------------------------- retries
