@@ -56,27 +56,23 @@ STATISTICS_MAX_ITEMS = 1_000_000
 #: Integers wider than this make ``statistics``' exact fraction arithmetic quadratic.
 STATISTICS_MAX_INT_BITS = 4096
 
+#: itertools combinators whose constructors are depth-checked (``chain``/``cycle`` apart).
+_COMBINATORS = (
+    "islice",
+    "accumulate",
+    "compress",
+    "dropwhile",
+    "takewhile",
+    "filterfalse",
+    "starmap",
+    "zip_longest",
+    "pairwise",
+    "groupby",
+    "batched",
+)
 _CHAIN_TYPES: frozenset[type] = frozenset(
     {map, filter, zip, enumerate}
-    | {
-        getattr(itertools, name)
-        for name in (
-            "chain",
-            "islice",
-            "accumulate",
-            "compress",
-            "dropwhile",
-            "takewhile",
-            "filterfalse",
-            "starmap",
-            "zip_longest",
-            "pairwise",
-            "groupby",
-            "cycle",
-            "batched",
-        )
-        if hasattr(itertools, name)
-    }
+    | {getattr(itertools, name) for name in (*_COMBINATORS, "chain", "cycle") if hasattr(itertools, name)}
     | {type(next(itertools.groupby([1]))[1])}  # itertools._grouper
 )
 
@@ -286,19 +282,7 @@ def math_overrides(limits: SandboxLimits, runtime: Runtime) -> dict[str, Any]:
 def itertools_overrides(guard: ChainGuard, runtime: Runtime) -> dict[str, Any]:
     """Depth-checked constructors for the ``itertools`` combinators."""
     table: dict[str, Any] = {}
-    for name in (
-        "islice",
-        "accumulate",
-        "compress",
-        "dropwhile",
-        "takewhile",
-        "filterfalse",
-        "starmap",
-        "zip_longest",
-        "pairwise",
-        "groupby",
-        "batched",
-    ):
+    for name in _COMBINATORS:
         real = getattr(itertools, name, None)
         if real is not None:
             table[name] = guard.wrap(real)
