@@ -61,8 +61,14 @@ def _jsonable(value: Any) -> Any:
     """Best-effort JSON-safe copy of a value stored in memory (images become a placeholder)."""
     if value is None or type(value) in (str, int, float, bool):
         return value
-    if isinstance(value, (str, int, float, bool)):  # subclasses (AgentText...): plain copies
-        return safe_text(value, as_str=True) if isinstance(value, str) else safe_text(value)
+    # subclasses (AgentText, IntEnum...): plain copies through the base type's own slot, so
+    # no overridden (possibly sandbox-defined) method runs
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     if isinstance(value, dict):
         return {k if type(k) is str else safe_text(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

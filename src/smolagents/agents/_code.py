@@ -37,11 +37,6 @@ CODEAGENT_RESPONSE_FORMAT = {
 }
 
 
-def _describe(value: Any) -> str:
-    """``str(value)`` that never fails the step (see :func:`~smolagents.memory.safe_text`)."""
-    return safe_text(value, as_str=True)
-
-
 class CodeAgent(MultiStepAgent):
     """Acts by writing Python: tools and managed agents are functions in the code, and the
     code runs in ``LocalPythonExecutor`` (a sandbox) unless another executor is chosen.
@@ -192,13 +187,13 @@ class CodeAgent(MultiStepAgent):
         logs = result.logs or ""
         observation = "Execution logs:\n" + logs
         if not result.is_final_answer:
-            observation += f"\nLast output from code snippet:\n{_describe(result.output)}"
+            observation += f"\nLast output from code snippet:\n{safe_text(result.output, as_str=True)}"
         memory_step.observations = observation
         memory_step.action_output = result.output
         if logs:
             self.logger.log(f"[bold]Execution logs:[/]\n{logs}", level=LogLevel.INFO)
         if not result.is_final_answer:
-            self.logger.log(f"Out: {_describe(result.output)}", level=LogLevel.INFO)
+            self.logger.log(f"Out: {safe_text(result.output, as_str=True)}", level=LogLevel.INFO)
         yield ToolOutput(
             id=code_call.id,
             output=result.output,

@@ -304,6 +304,7 @@ def build_builtins(
         return out if kind is list else tuple(out)
 
     sized_results = (builtins.str, builtins.bytes, builtins.bytearray, builtins.list, builtins.tuple)
+    numeric_types = frozenset({builtins.int, builtins.float, builtins.complex, builtins.bool})
 
     def add_checked(result: Any) -> Any:
         """The result of ``a + b``: a sequence over ``max_sequence_length`` stops the call."""
@@ -415,11 +416,11 @@ def build_builtins(
             "__sb_int__": builtins.int,
             "__sb_list__": builtins.list,
             "__sb_isinstance__": builtins.isinstance,
-            "__sb_eager__": EAGER_ITERABLES | {builtins.int, builtins.float, builtins.bool, builtins.complex},
+            "__sb_eager__": EAGER_ITERABLES | numeric_types,
             "__sb_iadd__": iadd,
             "__sb_kwargs__": kwargs_,
             "__sb_addchk__": add_checked,
-            "__sb_numeric__": frozenset({builtins.int, builtins.float, builtins.complex, builtins.bool}),
+            "__sb_numeric__": numeric_types,
             "__sb_fast__": rt.fast_types,
             "__sb_pfast__": rt.private_fast_types,
             "__sb_slow__": rt.slow_tick,
