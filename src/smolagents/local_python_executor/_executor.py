@@ -14,6 +14,7 @@ import dataclasses
 import re
 import threading
 import types
+import weakref
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from ._regex import RegexGuard
 from ._runtime import FinalAnswerException, Runtime
 from ._security import AttributeGuard, SealedProxy
 from ._transform import StaticRefusal, rewrite
+from ._worker import SandboxThread, stack_bytes_for
 
 __all__ = [
     "BASE_BUILTIN_MODULES",
@@ -90,18 +92,19 @@ class _MissingModuleError(InterpreterError, UserError):
 class _ToolProxy(SealedProxy):
     """A tool or managed agent as the sandbox sees it: callable, ``name``/``description`` only."""
 
-    __slots__ = ("_sb_call", "description", "name")
+    __slots__ = ("_sb_call", "_sb_via", "description", "name")
 
-    def __init__(self, token: object, name: str, call: Callable[..., Any]) -> None:
+    def __init__(self, token: object, name: str, call: Callable[..., Any], via: Callable[..., Any]) -> None:
         if token is not _TOOL_TOKEN:
             raise TypeError("tool proxies cannot be created in the sandbox")
         object.__setattr__(self, "_sb_call", call)
+        object.__setattr__(self, "_sb_via", via)  # runs the tool on the caller's thread
         object.__setattr__(self, "name", str(getattr(call, "name", name)))
         description = getattr(call, "description", None)
         object.__setattr__(self, "description", description if isinstance(description, str) else "")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._sb_call(*args, **kwargs)
+        return self._sb_via(self._sb_call, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<tool {self.name!r}>"
@@ -259,10 +262,13 @@ class LocalPythonExecutor(PythonExecutor):
     What an in-process sandbox cannot stop: time and memory are checked *between*
     operations, so a single C-level call that runs long without calling back into Python
     (comparing or hashing huge shared tuple structures, a regex engine of a library that
-    bypasses ``re``) overruns the timeout until it returns, and a tuple nested 100,000+
-    levels deep overflows CPython's C stack when hashed. Size checks make these hard to
-    reach, not impossible. For untrusted code where that matters, run it in a separate
-    process (a process or remote executor), where the OS can kill it.
+    bypasses ``re``) overruns the timeout until it returns. Size checks make these hard
+    to reach, not impossible. For untrusted code where that matters, run it in a separate
+    process (``ProcessExecutor`` or a remote executor), where the OS can kill it.
+
+    The code runs on a thread of the executor's own whose C stack is deeper than the
+    memory cap lets any structure nest (C code that recurses without a check, like tuple
+    hashing, cannot overflow it); tools still run on the thread that called the executor.
 
     Args:
         additional_authorized_imports: modules importable on top of ``BASE_BUILTIN_MODULES``
@@ -312,6 +318,8 @@ class LocalPythonExecutor(PythonExecutor):
         self._unbindable_cache: frozenset[str] | None = None
 
         rt = self._runtime = Runtime(self.limits)
+        self._thread = SandboxThread(stack_bytes_for(self.limits.max_memory_bytes))
+        weakref.finalize(self, self._thread.stop)
         guard = AttributeGuard(rt, self.limits, allow_data_io)
         operators = make_operators(self.limits)
         regex = RegexGuard(rt, self.limits)
@@ -381,10 +389,11 @@ class LocalPythonExecutor(PythonExecutor):
 
     def _make_final_answer(self, host: Callable[..., Any] | None) -> Callable[..., Any]:
         runtime = self._runtime
+        call_host = self._thread.call_host
 
         def final_answer(*args: Any, **kwargs: Any) -> Any:
             if host is not None:
-                value = host(*args, **kwargs)
+                value = call_host(host, *args, **kwargs)
             elif len(args) + len(kwargs) != 1:
                 raise TypeError("final_answer() takes exactly one argument (the answer)")
             else:
@@ -412,7 +421,7 @@ class LocalPythonExecutor(PythonExecutor):
                 continue
             if not name.isidentifier() or name.startswith("_"):
                 raise UserError(f"Tool name {name!r} is not a valid Python identifier usable in code")
-            builtins[name] = _ToolProxy(_TOOL_TOKEN, name, tool)
+            builtins[name] = _ToolProxy(_TOOL_TOKEN, name, tool, self._thread.call_host)
             names.add(name)
         if "final_answer" not in tools:
             builtins["final_answer"] = self._make_final_answer(None)
@@ -427,10 +436,18 @@ class LocalPythonExecutor(PythonExecutor):
     def __call__(self, code: str, additional_variables: dict[str, Any] | None = None) -> CodeOutput:
         if additional_variables:
             self.send_variables(additional_variables)
+        try:
+            compiled = _compile(code, self._unbindable, self.limits)
+        except InterpreterError as error:
+            error.logs = ""  # type: ignore[attr-defined]
+            raise
+        return self._thread.run(lambda: self._run(compiled), self._runtime.trip_interrupt)
+
+    def _run(self, compiled: _Compiled) -> CodeOutput:
+        """One call, on the sandbox thread (see ``_worker``)."""
         rt = self._runtime
         state = self.state
         try:
-            compiled = _compile(code, self._unbindable, self.limits)
             rt.begin()
         except InterpreterError as error:
             error.logs = ""  # type: ignore[attr-defined]
@@ -459,6 +476,10 @@ class LocalPythonExecutor(PythonExecutor):
             rt.end()
             for key in [key for key in state if key.startswith(HELPER_PREFIX) or key == "__builtins__"]:
                 del state[key]
+
+    def cleanup(self) -> None:
+        """Stop the sandbox thread (a later call starts a new one; the state is kept)."""
+        self._thread.stop()
 
     def _error(
         self,

@@ -284,6 +284,12 @@ class Runtime:
             )
         self.builtins["__sb_it__"] = EMPTY_TICKS
 
+    def trip_interrupt(self) -> None:
+        """The caller was interrupted (Ctrl-C) while waiting: stop at the next tick."""
+        if self.pending is None:
+            self.pending = InterpreterError("Execution was interrupted (KeyboardInterrupt)")
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+
     def trip_memory(self, grown: int) -> None:
         if self.pending is None:
             self.pending = SandboxResourceError(
