@@ -20,13 +20,16 @@ from .agents import (
     populate_template,
 )
 from .default_tools import (
+    ApiWebSearchTool,
     DuckDuckGoSearchTool,
     FinalAnswerTool,
+    GoogleSearchTool,
     PythonInterpreterTool,
     SpeechToTextTool,
     UserInputTool,
     VisitWebpageTool,
     WebSearchTool,
+    WikipediaSearchTool,
 )
 from .errors import (
     AgentError,
@@ -152,9 +155,11 @@ __all__ = [
     "AgentImage",
     "AgentText",
     "AgentType",
+    "ApiWebSearchTool",
     "DuckDuckGoSearchTool",
     "MCPClient",
     "FinalAnswerTool",
+    "GoogleSearchTool",
     "PythonInterpreterTool",
     "SpeechToTextTool",
     "Tool",
@@ -162,6 +167,7 @@ __all__ = [
     "UserInputTool",
     "VisitWebpageTool",
     "WebSearchTool",
+    "WikipediaSearchTool",
     "load_tool",
     "tool",
     # code execution

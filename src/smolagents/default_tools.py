@@ -1,5 +1,8 @@
 """The default toolbox: final answer, user input, web search, web pages and speech to text.
 
+The HTTP search tools (``WebSearchTool``, ``GoogleSearchTool``, ``ApiWebSearchTool``,
+``WikipediaSearchTool``) live in :mod:`smolagents._web_search` and are re-exported here.
+
 Each tool imports its third-party package only when it runs (``ddgs``, ``requests`` and
 ``markdownify`` come with the ``toolkit`` extra, ``transformers`` with ``audio``). The light
 toolkit tools check at construction that their package is installed, so a missing extra is
@@ -8,52 +11,38 @@ reported when the agent is built rather than in the middle of a run.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import threading
 import time
-import urllib.parse
-import xml.etree.ElementTree as ElementTree
-from html.parser import HTMLParser
 from typing import Any
 
 from ._optional import require
+from ._web_search import (
+    _USER_AGENT,
+    ApiWebSearchTool,
+    GoogleSearchTool,
+    WebSearchTool,
+    WikipediaSearchTool,
+    _check_installed,
+    _format_results,
+)
 from .agent_types import AgentAudio
 from .errors import UserError
 from .tools import Tool
 
 __all__ = [
     "TOOL_MAPPING",
+    "ApiWebSearchTool",
     "DuckDuckGoSearchTool",
     "FinalAnswerTool",
+    "GoogleSearchTool",
     "PythonInterpreterTool",
     "SpeechToTextTool",
     "UserInputTool",
     "VisitWebpageTool",
     "WebSearchTool",
+    "WikipediaSearchTool",
 ]
-
-_USER_AGENT = "Mozilla/5.0 (compatible; smolagents; +https://github.com/huggingface/smolagents)"
-
-
-def _check_installed(module: str, extra: str, feature: str) -> None:
-    """Fail early, without importing, when ``module`` is missing (require() words the error)."""
-    if sys.modules.get(module) is not None:
-        return
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        require(module, extra, feature)
-
-
-def _format_results(results: list[dict[str, str]]) -> str:
-    if not results:
-        raise RuntimeError("No results found! Try a less restrictive or shorter query.")
-    entries = [f"[{r['title']}]({r['link']})\n{r['description']}".rstrip() for r in results]
-    return "## Search Results\n\n" + "\n\n".join(entries)
 
 
 class FinalAnswerTool(Tool):
@@ -70,7 +59,11 @@ class FinalAnswerTool(Tool):
 
 class PythonInterpreterTool(Tool):
     """Runs Python in a fresh sandbox (LocalPythonExecutor) for each call, so a
-    ToolCallingAgent can compute without any state leaking between calls."""
+    ToolCallingAgent can compute without any state leaking between calls.
+
+    ``timeout_seconds`` bounds each call (the sandbox preempts the code and the call raises);
+    ``None`` lifts the bound, for trusted long computations only.
+    """
 
     name = "python_interpreter"
     description = (
@@ -85,9 +78,25 @@ class PythonInterpreterTool(Tool):
     }
     output_type = "string"
 
-    def __init__(self, *args: Any, authorized_imports: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        authorized_imports: list[str] | None = None,
+        timeout_seconds: float | None = 30.0,
+        **kwargs: Any,
+    ) -> None:
         from .local_python_executor import BASE_BUILTIN_MODULES
 
+        if timeout_seconds is not None and (
+            isinstance(timeout_seconds, bool)
+            or not isinstance(timeout_seconds, (int, float))
+            or timeout_seconds <= 0
+        ):
+            raise UserError(
+                f"PythonInterpreterTool timeout_seconds must be a positive number of seconds or None "
+                f"(no limit), got {timeout_seconds!r}."
+            )
+        self.timeout_seconds = timeout_seconds
         self.authorized_imports = sorted(set(BASE_BUILTIN_MODULES) | set(authorized_imports or []))
         self.description = f"{type(self).description} Modules it can import: {self.authorized_imports}."
         super().__init__(*args, **kwargs)
@@ -95,7 +104,7 @@ class PythonInterpreterTool(Tool):
     def forward(self, code: str) -> str:
         from .local_python_executor import LocalPythonExecutor
 
-        with LocalPythonExecutor(self.authorized_imports) as executor:
+        with LocalPythonExecutor(self.authorized_imports, timeout_seconds=self.timeout_seconds) as executor:
             result = executor(code)
         return f"Stdout:\n{result.logs}\nOutput: {result.output}"
 
@@ -155,81 +164,6 @@ class DuckDuckGoSearchTool(Tool):
                 for r in results
             ]
         )
-
-
-class _DuckDuckGoLiteParser(HTMLParser):
-    """Pulls (title, link, snippet) out of lite.duckduckgo.com result pages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: list[dict[str, str]] = []
-        self._field: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        classes = (values.get("class") or "").split()
-        if tag == "a" and "result-link" in classes:
-            link = values.get("href") or ""
-            target = urllib.parse.parse_qs(urllib.parse.urlparse(link).query).get("uddg")
-            self.results.append({"title": "", "link": target[0] if target else link, "description": ""})
-            self._field = "title"
-        elif tag == "td" and "result-snippet" in classes and self.results:
-            self._field = "description"
-
-    def handle_endtag(self, tag: str) -> None:
-        if (tag, self._field) in (("a", "title"), ("td", "description")):
-            self._field = None
-
-    def handle_data(self, data: str) -> None:
-        if self._field:
-            self.results[-1][self._field] += data
-
-
-class WebSearchTool(Tool):
-    """Web search with plain HTTP requests (DuckDuckGo lite pages or Bing's RSS feed)."""
-
-    name = "web_search"
-    description = (
-        "Performs a web search for a query and returns a string of the top search results "
-        "formatted as markdown with titles, links, and descriptions."
-    )
-    inputs = {"query": {"type": "string", "description": "The search query to perform."}}
-    output_type = "string"
-
-    def __init__(self, max_results: int = 10, engine: str = "duckduckgo") -> None:
-        super().__init__()
-        if engine not in ("duckduckgo", "bing"):
-            raise UserError(f"WebSearchTool engine must be 'duckduckgo' or 'bing', got {engine!r}")
-        _check_installed("requests", "toolkit", "WebSearchTool")
-        self.max_results = max_results
-        self.engine = engine
-
-    def forward(self, query: str) -> str:
-        return _format_results(self.search(query))
-
-    def search(self, query: str) -> list[dict[str, str]]:
-        """The results as dicts with ``title``, ``link`` and ``description``."""
-        requests = require("requests", "toolkit", "WebSearchTool")
-        if self.engine == "duckduckgo":
-            url, params = "https://lite.duckduckgo.com/lite/", {"q": query}
-        else:
-            url, params = "https://www.bing.com/search", {"q": query, "format": "rss"}
-        response = requests.get(url, params=params, headers={"User-Agent": _USER_AGENT}, timeout=20)
-        response.raise_for_status()
-        if self.engine == "duckduckgo":
-            parser = _DuckDuckGoLiteParser()
-            parser.feed(response.text)
-            results = [{key: value.strip() for key, value in r.items()} for r in parser.results]
-        else:
-            results = [
-                {
-                    "title": (item.findtext("title") or "").strip(),
-                    "link": (item.findtext("link") or "").strip(),
-                    "description": (item.findtext("description") or "").strip(),
-                }
-                for item in ElementTree.fromstring(response.text).iter("item")
-            ]
-        return results[: self.max_results]
 
 
 class VisitWebpageTool(Tool):
@@ -301,7 +235,7 @@ class SpeechToTextTool(Tool):
         if not isinstance(audio, str):
             wrapped = AgentAudio(audio)
             audio = {"raw": wrapped.to_raw(), "sampling_rate": wrapped.samplerate}
-        return self.pipeline(audio)["text"]
+        return str(self.pipeline(audio)["text"])
 
 
 # Tools that ``add_base_tools=True`` adds, by name. The agents module adds the Python

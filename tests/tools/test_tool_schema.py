@@ -10,10 +10,11 @@ from typing import Any, Literal, Optional, TypedDict, Union
 import pytest
 from PIL import Image
 
-from smolagents._tool_schema import parse_docstring, to_json_schema, type_to_schema
 from smolagents.agent_types import AgentAudio, AgentImage
 from smolagents.errors import UserError
 from smolagents.tools import tool
+from smolagents.tools._json_schema import to_json_schema
+from smolagents.tools._schema import parse_docstring, type_to_schema
 
 
 class Color(enum.Enum):

@@ -167,9 +167,9 @@ def test_from_dict_round_trip_class_tool() -> None:
 
 def test_requirements_list_third_party_imports() -> None:
     code = "import numpy as np\nfrom PIL import Image\nimport os\nfrom smolagents import tool\n"
-    from smolagents.tools import _requirements
+    from smolagents.tools._source import code_requirements
 
-    assert _requirements(code) == ["numpy", "pillow"]
+    assert code_requirements(code) == ["numpy", "pillow"]
 
 
 def test_from_code_without_tool_fails_clearly() -> None:

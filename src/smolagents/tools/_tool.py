@@ -1,15 +1,14 @@
-"""Tools: the functions an agent may call, described well enough for a model to call them.
+"""The ``Tool`` class and the ``@tool`` decorator.
 
 A tool is a :class:`Tool` subclass (``name``, ``description``, ``inputs``, ``output_type``,
 ``forward``) or a function decorated with :func:`tool`, whose schema comes from its type
 hints and Google-style docstring. Definitions are checked when they are made, so a bad tool
 fails in the developer's hands with a precise message instead of confusing a model later.
 
-Only the standard library is imported here, and asyncio (about 25 ms) only when a call needs
-it. The rest lives in helper modules, imported when used: tool source code for serialisation in
-:mod:`smolagents._tool_source`, the Hub, Space and LangChain adapters in
-:mod:`smolagents._tool_adapters`, and the MCP client in :mod:`smolagents.mcp_client`; each
-imports its optional package only when called.
+This module builds on :mod:`._schema` (definitions) and :mod:`._source` (saving), which never
+import it. The Hub functions live in :mod:`._hub`; ``from_space``/``from_langchain`` import
+:mod:`._adapters` (``Tool`` subclasses) when called. Only the standard library is imported
+here, and asyncio (about 25 ms) only when a call needs it.
 """
 
 from __future__ import annotations
@@ -25,17 +24,24 @@ import sys
 import textwrap
 import threading
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._tool_schema import check_value, definition_problems, function_schema, schema_text, to_json_schema
-from ._tool_source import _CODE_MODULE_PREFIX, _GRADIO_APP, _requirements, _tool_source
-from .agent_types import handle_agent_input_types, handle_agent_output_types
-from .errors import AgentToolCallError, UserError
+from ..agent_types import handle_agent_input_types, handle_agent_output_types
+from ..errors import UserError
+from ._json_schema import schema_text, to_json_schema, type_label
+from ._schema import definition_problems, function_schema, nullable_problems
+from ._source import (
+    CODE_MODULE_PREFIX,
+    GRADIO_APP,
+    TOOL_FUNCTION_ATTR,
+    check_rebuildable,
+    code_requirements,
+    tool_source,
+)
 
-__all__ = ["Tool", "ToolCollection", "load_tool", "tool", "validate_tool_arguments"]
+__all__ = ["Tool", "tool"]
 
 _SETUP_LOCK = threading.RLock()
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -86,11 +92,6 @@ def _run_sync(awaitable: Any) -> Any:
     context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smolagents-tool") as pool:
         return pool.submit(context.run, asyncio.run, wait()).result()
-
-
-def _short_repr(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class Tool:
@@ -156,7 +157,8 @@ class Tool:
         key = getattr(forward, "__func__", forward)
         cached = self.__dict__.get("_forward_params_cache")
         if cached is not None and cached[0] is key:
-            return cached[1]
+            cached_params: list[inspect.Parameter] | None = cached[1]
+            return cached_params
         try:
             params = list(inspect.signature(forward).parameters.values())
         except (TypeError, ValueError):
@@ -183,7 +185,7 @@ class Tool:
                 f"forward() parameters {extra} have no entry in 'inputs' (and no default); "
                 "describe them in 'inputs' or give them a default value"
             )
-        return problems
+        return problems + nullable_problems(self.inputs, params)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The tool's action; subclasses implement it (sync or ``async def``)."""
@@ -210,7 +212,7 @@ class Tool:
     ) -> tuple[list[Any], dict[str, Any]]:
         """Accept ``tool({"a": 1})``, fill omitted nullable inputs, unwrap agent types."""
         if len(args) == 1 and not kwargs and isinstance(args[0], dict) and self._is_kwargs_dict(args[0]):
-            args, kwargs = (), dict(args[0])
+            args, kwargs = tuple(), dict(args[0])
         params = self._forward_parameters()
         if params is not None:
             positional = {param.name for param in params[: len(args)]}
@@ -264,7 +266,7 @@ class Tool:
         defaults = self._defaults()
         params, arg_lines = [], []
         for key, spec in self.inputs.items():
-            param = f"{key}: {_type_label(spec)}"
+            param = f"{key}: {type_label(spec)}"
             if key in defaults:
                 param += f" = {defaults[key]!r}"
             elif spec.get("nullable"):
@@ -275,8 +277,13 @@ class Tool:
                 line += "" if line.endswith((".", "!", "?", ":")) else "."
                 line += f" Allowed values: {', '.join(repr(value) for value in spec['enum'])}."
             arg_lines.append(line)
-        structured = isinstance(self.output_schema, dict)
-        returns = "dict" if structured and self.output_schema.get("type") == "object" else self.output_type
+        output_schema = self.output_schema
+        structured = isinstance(output_schema, dict)
+        returns = (
+            "dict"
+            if isinstance(output_schema, dict) and output_schema.get("type") == "object"
+            else self.output_type
+        )
         doc = [_escape_doc(self.description)]
         if arg_lines:
             doc += ["", "Args:", *(textwrap.indent(_escape_doc(line), "    ") for line in arg_lines)]
@@ -327,7 +334,8 @@ class Tool:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description, with ``code`` that rebuilds the tool on its own."""
-        code = self.__dict__.get("_tool_code") or type(self).__dict__.get("_tool_code") or _tool_source(self)
+        check_rebuildable(self)
+        code = self.__dict__.get("_tool_code") or type(self).__dict__.get("_tool_code") or tool_source(self)
         return {
             "name": self.name,
             "description": self.description,
@@ -335,7 +343,7 @@ class Tool:
             "output_type": self.output_type,
             "output_schema": copy.deepcopy(self.output_schema),
             "code": code,
-            "requirements": _requirements(code),
+            "requirements": code_requirements(code),
         }
 
     @classmethod
@@ -354,7 +362,7 @@ class Tool:
         """Run ``tool_code`` and return the tool it defines (a ``@tool`` function or a subclass)."""
         import uuid
 
-        module = types.ModuleType(f"{_CODE_MODULE_PREFIX}{uuid.uuid4().hex}")
+        module = types.ModuleType(f"{CODE_MODULE_PREFIX}{uuid.uuid4().hex}")
         sys.modules[module.__name__] = module
         exec(compile(tool_code, f"<tool code {module.__name__}>", "exec"), module.__dict__)
         instances = [value for value in module.__dict__.values() if isinstance(value, Tool)]
@@ -385,7 +393,7 @@ class Tool:
         requirements = ["smolagents", *data["requirements"], *(["gradio"] if make_gradio_app else [])]
         (out / "requirements.txt").write_text("\n".join(dict.fromkeys(requirements)) + "\n", encoding="utf-8")
         if make_gradio_app:
-            (out / "app.py").write_text(_GRADIO_APP.replace("TOOL_FILE", tool_file_name), encoding="utf-8")
+            (out / "app.py").write_text(GRADIO_APP.replace("TOOL_FILE", tool_file_name), encoding="utf-8")
 
     def push_to_hub(
         self,
@@ -396,9 +404,9 @@ class Tool:
         create_pr: bool = False,
     ) -> str:
         """Upload the tool to a Hub Space (code, requirements and a Gradio demo)."""
-        from ._tool_adapters import _push_to_hub
+        from ._hub import push_to_hub
 
-        return _push_to_hub(self, repo_id, commit_message, private, token, create_pr)
+        return push_to_hub(self, repo_id, commit_message, private, token, create_pr)
 
     @classmethod
     def from_hub(
@@ -410,34 +418,25 @@ class Tool:
                 f"Loading the tool '{repo_id}' from the Hub runs its code on this machine. Read it at "
                 f"https://huggingface.co/spaces/{repo_id}, then pass trust_remote_code=True."
             )
-        from ._tool_adapters import _hub_tool_code
+        from ._hub import hub_tool_code
 
-        return cls.from_code(_hub_tool_code(repo_id, token), **kwargs)
+        return cls.from_code(hub_tool_code(repo_id, token), **kwargs)
 
     @staticmethod
     def from_space(
         space_id: str, name: str, description: str, api_name: str | None = None, token: str | None = None
     ) -> Tool:
         """Use a Gradio Space as a tool (its endpoint's parameters become the inputs)."""
-        from ._tool_adapters import _space_tool
+        from ._adapters import space_tool  # a Tool subclass: imported on use, never at import time
 
-        return _space_tool(space_id, name, description, api_name, token)
+        return space_tool(space_id, name, description, api_name, token)
 
     @staticmethod
     def from_langchain(langchain_tool: Any) -> Tool:
         """Wrap a LangChain tool (anything with ``name``, ``description``, ``args``, ``run``)."""
-        from ._tool_adapters import _LangChainTool
+        from ._adapters import LangChainTool  # a Tool subclass: imported on use, never at import time
 
-        return _LangChainTool(langchain_tool)
-
-
-def _type_label(spec: dict[str, Any]) -> str:
-    kind = spec.get("type", "any")
-    label = " | ".join(kind) if isinstance(kind, list) else str(kind)
-    items = spec.get("items")
-    if label == "array" and isinstance(items, dict) and "type" in items:
-        label = f"array[{_type_label(items)}]"
-    return label
+        return LangChainTool(langchain_tool)
 
 
 def _escape_doc(text: str) -> str:
@@ -465,6 +464,7 @@ class _FunctionTool(Tool):
         )
         self.forward = function  # type: ignore[method-assign]
         self.__wrapped__ = function
+        self.__dict__[TOOL_FUNCTION_ATTR] = function  # how saving recognises a @tool function
         self.__doc__ = function.__doc__
         super().__init__()
 
@@ -474,7 +474,9 @@ def tool(tool_function: Callable[..., Any]) -> Tool:
 
     The name is the function's name, the description and argument descriptions come from the
     docstring, the input and output types from the type hints. ``async def`` functions give
-    async tools. Any problem raises :class:`UserError` here, at definition time.
+    async tools. ``(choices: ["a", "b"])`` in an argument's description becomes an ``enum``. A
+    function without arguments may omit its return hint (output type ``"null"``); any other
+    problem raises :class:`UserError` here, at definition time.
     """
     if isinstance(tool_function, Tool):
         return tool_function
@@ -483,124 +485,3 @@ def tool(tool_function: Callable[..., Any]) -> Tool:
     caller = sys._getframe(1)
     localns = dict(caller.f_locals) if caller.f_code.co_name != "<module>" else None
     return _FunctionTool(tool_function, **function_schema(tool_function, localns))
-
-
-def validate_tool_arguments(tool: Tool, arguments: Any) -> None:
-    """Check a model's arguments for ``tool``; raise :class:`AgentToolCallError` saying what to fix.
-
-    ``arguments`` is a dict of keyword arguments, or a single value for a one-input tool.
-    """
-    inputs = tool.inputs
-    expected = ", ".join(
-        f"{key} ({_type_label(spec)}{', optional' if spec.get('nullable') else ''})"
-        for key, spec in inputs.items()
-    )
-    schema = schema_text({key: to_json_schema(spec) for key, spec in inputs.items()})
-    only = next(iter(inputs.values())) if len(inputs) == 1 else None
-    if isinstance(arguments, dict) and set(arguments) <= set(inputs):
-        given = arguments
-    elif only is not None and (not isinstance(arguments, dict) or _accepts_mapping(only)):
-        given = {next(iter(inputs)): arguments}
-    elif arguments is None and not inputs:
-        return
-    elif isinstance(arguments, dict):
-        unexpected = [key for key in arguments if key not in inputs]
-        raise AgentToolCallError(
-            f"Tool '{tool.name}' got unexpected argument(s) {unexpected} in {_short_repr(arguments)}. "
-            f"It accepts: {expected or 'no arguments'}. Expected arguments schema: {schema}"
-        )
-    else:
-        raise AgentToolCallError(
-            f"Tool '{tool.name}' needs its arguments as a dict of {{name: value}}, got "
-            f"{_short_repr(arguments)}. It accepts: {expected or 'no arguments'}. Expected arguments schema: {schema}"
-        )
-
-    params = tool._forward_parameters()
-    defaults = {p.name for p in params or [] if p.default is not p.empty}
-    problems = []
-    for key, spec in inputs.items():
-        if key not in given:
-            if not spec.get("nullable") and key not in defaults and params is not None:
-                problems.append(
-                    f"missing required argument '{key}' (expected {schema_text(to_json_schema(spec))})"
-                )
-            continue
-        if problem := check_value(given[key], spec):
-            problems.append(
-                f"argument '{key}' {problem}; received {_short_repr(given[key])} "
-                f"(expected {schema_text(to_json_schema(spec))})"
-            )
-    if problems:
-        raise AgentToolCallError(
-            f"Invalid call to tool '{tool.name}': " + "; ".join(problems) + f". It accepts: {expected}."
-        )
-
-
-def _accepts_mapping(spec: dict[str, Any]) -> bool:
-    kind = spec.get("type", "any")
-    return bool({"object", "any"} & set(kind if isinstance(kind, list) else [kind]))
-
-
-def load_tool(
-    repo_id: str,
-    model_repo_id: str | None = None,
-    token: str | None = None,
-    trust_remote_code: bool = False,
-    **kwargs: Any,
-) -> Tool:
-    """Load a tool from the Hub (a Space or repo holding ``tool.py``); see :meth:`Tool.from_hub`."""
-    if model_repo_id is not None:
-        kwargs["model_repo_id"] = model_repo_id
-    return Tool.from_hub(repo_id, token=token, trust_remote_code=trust_remote_code, **kwargs)
-
-
-class ToolCollection:
-    """A group of tools loaded together (from a Hub collection or an MCP server)."""
-
-    def __init__(self, tools: list[Tool]) -> None:
-        self.tools = list(tools)
-
-    def __iter__(self) -> Iterator[Tool]:
-        return iter(self.tools)
-
-    def __len__(self) -> int:
-        return len(self.tools)
-
-    def __repr__(self) -> str:
-        return f"ToolCollection({[t.name for t in self.tools]})"
-
-    @classmethod
-    def from_hub(
-        cls, collection_slug: str, token: str | None = None, trust_remote_code: bool = False
-    ) -> ToolCollection:
-        """Load every Space tool of a Hub collection (each runs locally: opt in)."""
-        if not trust_remote_code:
-            raise UserError(
-                f"Loading the tools of the Hub collection '{collection_slug}' runs their code on this "
-                "machine. Review them, then pass trust_remote_code=True."
-            )
-        from ._tool_adapters import _hub_collection_spaces
-
-        spaces = _hub_collection_spaces(collection_slug, token)
-        return cls([Tool.from_hub(space, token=token, trust_remote_code=True) for space in spaces])
-
-    @classmethod
-    @contextmanager
-    def from_mcp(
-        cls, server_parameters: Any, trust_remote_code: bool = False, structured_output: bool | None = None
-    ) -> Iterator[ToolCollection]:
-        """Connect to MCP server(s) and yield their tools; the connection closes on exit.
-
-        ``server_parameters``: an ``mcp.StdioServerParameters``, a dict ``{"url": ...,
-        "transport": "streamable-http" | "sse"}``, or a list of those. To manage the
-        connection yourself, use :class:`smolagents.mcp_client.MCPClient`.
-        """
-        if not trust_remote_code:
-            raise UserError(
-                "ToolCollection.from_mcp starts or connects to an MCP server whose tools run code. "
-                "Make sure you trust it, then pass trust_remote_code=True."
-            )
-        from .mcp_client import MCPClient
-
-        with MCPClient(server_parameters, structured_output=structured_output) as tools:
-            yield cls(tools)

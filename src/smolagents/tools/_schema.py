@@ -1,14 +1,16 @@
-"""Tool schemas: from Python type hints and Google-style docstrings, and checks against them.
+"""Tool schemas from Python type hints and Google-style docstrings, and definition checks.
 
-A tool's ``inputs`` use a small dialect of JSON schema that LLM prompts have used for a long
-time: ``{"type": "string", "description": ..., "nullable": True}`` where ``type`` is one of
-:data:`AUTHORIZED_TYPES` (or a list of them). This module turns type hints into that dialect,
-turns the dialect into standard JSON schema for function-calling APIs, and checks values
-and definitions against it. It imports nothing heavy: PIL types are recognised by name.
+``@tool`` builds a tool's ``inputs`` (in the dialect of :mod:`._json_schema`) from the function's
+type hints and its docstring's ``Args:`` section (:func:`function_schema`); a ``Tool`` subclass
+gets its declared ``inputs``/``output_type`` checked (:func:`definition_problems`) and its
+``nullable`` flags compared with ``forward()`` (:func:`nullable_problems`). Every problem is
+reported when the tool is defined, to its author, rather than to a model later. Imports nothing
+heavy: PIL types are recognised by name.
 """
 
 from __future__ import annotations
 
+import ast
 import collections.abc as abc
 import dataclasses
 import enum
@@ -20,30 +22,16 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
+from ._json_schema import AUTHORIZED_TYPES, check_value, schema_text, to_json_schema
 
 __all__ = [
-    "AUTHORIZED_TYPES",
-    "check_value",
     "definition_problems",
     "function_schema",
+    "nullable_problems",
     "parse_docstring",
-    "to_json_schema",
     "type_to_schema",
 ]
-
-AUTHORIZED_TYPES: tuple[str, ...] = (
-    "string",
-    "boolean",
-    "integer",
-    "number",
-    "image",
-    "audio",
-    "array",
-    "object",
-    "any",
-    "null",
-)
 
 _SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 _ARRAYS = (list, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set, abc.Iterable, abc.Collection)
@@ -142,8 +130,9 @@ def _object_schema(hint: Any) -> dict[str, Any] | None:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 required.append(field.name)
         return {"type": "object", "properties": props, "required": required}
-    if isinstance(hint, type) and callable(getattr(hint, "model_json_schema", None)):
-        return {**hint.model_json_schema(), "type": "object"}
+    model_json_schema = getattr(hint, "model_json_schema", None) if isinstance(hint, type) else None
+    if callable(model_json_schema):  # pydantic models, recognised without importing pydantic
+        return {**model_json_schema(), "type": "object"}
     return None
 
 
@@ -204,6 +193,48 @@ def type_to_schema(hint: Any) -> dict[str, Any]:
     raise _UnsupportedType(hint)
 
 
+_CHOICES_RE = re.compile(r"\s*\(\s*choices\s*:\s*(\[.*?\])\s*\)", re.IGNORECASE | re.DOTALL)
+
+
+def _split_choices(text: str, where: str) -> tuple[str, list[Any] | None]:
+    """Take ``(choices: [...])`` out of an argument description: the values become an ``enum``.
+
+    Models read the enum from the schema (and CodeAgent prompts list it as "Allowed values"),
+    so the marker is removed from the description rather than shown twice. Values are Python
+    or JSON literals; bare words (``[celsius, fahrenheit]``) are read as strings.
+    """
+    match = _CHOICES_RE.search(text)
+    if match is None:
+        return text, None
+    raw = match.group(1)
+    values: Any = None
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            values = parse(raw)
+            break
+        except (ValueError, SyntaxError):
+            continue
+    else:
+        inner = raw[1:-1].strip()
+        values = [item.strip().strip("'\"") for item in inner.split(",")] if inner else []
+    if not isinstance(values, list) or not values:
+        raise UserError(
+            f"{where}: '(choices: {raw})' in its description must list at least one value, "
+            'e.g. (choices: ["celsius", "fahrenheit"]).'
+        )
+    description = (text[: match.start()] + text[match.end() :]).strip()
+    return description or text.strip(), values
+
+
+def _check_choices(choices: list[Any], schema: dict[str, Any], where: str) -> None:
+    bad = [value for value in choices if check_value(value, {**schema, "nullable": True}) is not None]
+    if bad:
+        raise UserError(
+            f"{where}: the choices {bad!r} in its description do not match its type hint "
+            f"({schema_text(schema.get('type'))}). Make the choices values of that type, or change the hint."
+        )
+
+
 def _describe_hint(hint: Any) -> str:
     return hint if isinstance(hint, str) else getattr(hint, "__qualname__", None) or repr(hint)
 
@@ -262,7 +293,12 @@ def function_schema(func: Callable[..., Any], localns: dict[str, Any] | None = N
                 f"{where}: parameter '{param.name}' has unsupported type hint "
                 f"'{_describe_hint(exc.hint)}'. Supported types: {_SUPPORTED}."
             ) from None
-        schema["description"] = arg_docs[param.name]
+        schema["description"], choices = _split_choices(
+            arg_docs[param.name], f"{where}: parameter '{param.name}'"
+        )
+        if choices is not None:
+            _check_choices(choices, schema, f"{where}: parameter '{param.name}'")
+            schema["enum"] = choices
         if param.default is not param.empty:
             schema["nullable"] = True
         inputs[param.name] = schema
@@ -274,6 +310,8 @@ def function_schema(func: Callable[..., Any], localns: dict[str, Any] | None = N
             f"{'is not a parameter' if len(unknown) == 1 else 'are not parameters'} of the "
             f"function (parameters: {list(inputs)}). Fix the spelling or remove the entry."
         )
+    if "return" not in hints and not inputs:
+        hints["return"] = None  # a zero-argument action, e.g. "clear the cache": returns nothing
     if "return" not in hints:
         raise UserError(
             f"{where} has no return type hint. Add one to the signature, e.g. "
@@ -340,81 +378,61 @@ def definition_problems(inputs: Any, output_type: Any, output_schema: Any) -> li
     return problems
 
 
-def _matches(value: Any, kind: str) -> bool:
-    if kind in ("any", "image", "audio"):
+_NONE_WORDS = re.compile(r"\b(?:None|Optional)\b")
+_ANY_WORD = re.compile(r"\bAny\b")
+
+
+def _hint_admits_none(hint: Any, explicit: bool) -> bool:
+    """Whether a resolved hint lets ``None`` through; ``explicit`` ignores ``Any``/unannotated."""
+    if hint is inspect.Parameter.empty:
+        return not explicit
+    if isinstance(hint, str):  # postponed annotation: judged by its text, without resolving names
+        return bool(_NONE_WORDS.search(hint)) or (not explicit and bool(_ANY_WORD.search(hint)))
+    if typing.get_origin(hint) is typing.Annotated:
+        return _hint_admits_none(typing.get_args(hint)[0], explicit)
+    if hint is None or hint is type(None):
         return True
-    if kind == "null":
-        return value is None
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "array":
-        return isinstance(value, (list, tuple))
-    if kind == "object":
-        return isinstance(value, abc.Mapping)
+    if hint is Any or hint is object:
+        return not explicit
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_hint_admits_none(arg, explicit) for arg in typing.get_args(hint))
+    if typing.get_origin(hint) is typing.Literal:
+        return None in typing.get_args(hint)
     return False
 
 
-def check_value(value: Any, schema: dict[str, Any]) -> str | None:
-    """Why ``value`` does not fit ``schema`` (a tool-input spec), or None when it fits."""
-    kinds = schema.get("type", "any")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    if value is None:
-        if schema.get("nullable") or "null" in kinds or "any" in kinds:
-            return None
-        return "got None, but this argument is not nullable"
-    if not any(_matches(value, kind) for kind in kinds):
-        expected = kinds[0] if len(kinds) == 1 else " or ".join(kinds)
-        return f"expected {expected}, got {type(value).__name__}"
-    if "enum" in schema and value not in schema["enum"]:
-        return f"must be one of {schema['enum']!r}"
-    if isinstance(value, (list, tuple)) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            if problem := check_value(item, schema["items"]):
-                return f"item {index}: {problem}"
-    return None
+def nullable_problems(inputs: dict[str, Any], params: list[inspect.Parameter]) -> list[str]:
+    """Where ``nullable`` in ``inputs`` disagrees with ``forward``'s defaults and ``Optional`` hints.
 
-
-# --------------------------------------------------------------------------- JSON schema
-
-_JSON_TYPES = {"image": "string", "audio": "string"}
-
-
-def to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Translate the tool dialect to standard JSON schema (what function-calling APIs expect).
-
-    ``any`` drops the type constraint, ``image``/``audio`` become strings (paths or URLs) and
-    ``nullable`` adds ``"null"`` to the allowed types.
+    ``nullable`` tells the model it may leave an input out; forward() must then cope with the
+    value being missing (a default) or None (an ``Optional`` hint; the tool passes None for an
+    omitted input). Conversely a default or an ``Optional`` hint means the argument is optional,
+    and the schema must say so or the model is made to invent a value. Checked when the tool is
+    defined, so the mismatch is fixed by its author rather than discovered by a model.
     """
-    out = {key: value for key, value in schema.items() if key not in ("type", "nullable")}
-    kinds = schema.get("type", "any")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    if "any" not in kinds:
-        names = list(dict.fromkeys(_JSON_TYPES.get(kind, kind) for kind in kinds))
-        if schema.get("nullable") and "null" not in names:
-            names.append("null")
-            if "enum" in out:
-                out["enum"] = [*out["enum"], None]
-        out = {"type": names[0] if len(names) == 1 else names, **out}
-    if isinstance(out.get("items"), dict):
-        out["items"] = to_json_schema(out["items"])
-    if isinstance(out.get("prefixItems"), list):
-        out["prefixItems"] = [to_json_schema(item) for item in out["prefixItems"]]
-    if isinstance(out.get("additionalProperties"), dict):
-        out["additionalProperties"] = to_json_schema(out["additionalProperties"])
-    if isinstance(out.get("properties"), dict):
-        out["properties"] = {
-            key: to_json_schema(value) if isinstance(value, dict) else value
-            for key, value in out["properties"].items()
-        }
-    return out
-
-
-def schema_text(schema: Any) -> str:
-    """A compact JSON rendering used in error messages and prompts."""
-    return json.dumps(schema, ensure_ascii=False, default=str)
+    problems = []
+    for param in params:
+        spec = inputs.get(param.name)
+        if not isinstance(spec, dict):
+            continue
+        hint = param.annotation
+        has_default = param.default is not param.empty
+        if spec.get("nullable"):
+            if not has_default and not _hint_admits_none(hint, explicit=False):
+                problems.append(
+                    f"inputs[{param.name!r}] is nullable (the model may leave it out) but forward() "
+                    f"parameter '{param.name}' has no default and its hint does not allow None; "
+                    f"give it a default (e.g. '{param.name}: ... | None = None') or remove 'nullable'"
+                )
+        elif has_default:
+            problems.append(
+                f"forward() gives '{param.name}' a default ({param.default!r}), so it is optional, but "
+                f'inputs[{param.name!r}] is not nullable; add "nullable": True to inputs[{param.name!r}] '
+                "or remove the default"
+            )
+        elif _hint_admits_none(hint, explicit=True):
+            problems.append(
+                f"forward() hints '{param.name}' as Optional, but inputs[{param.name!r}] is not nullable; "
+                f'add "nullable": True to inputs[{param.name!r}] or drop None from the hint'
+            )
+    return problems
