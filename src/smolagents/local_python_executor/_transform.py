@@ -39,6 +39,7 @@ from ._ast_build import (
     tick_statement,
     tick_test,
 )
+from ._hoist import hoist_receiver_checks, stable_parameters
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
     ALLOWED_DUNDER_DEFINITIONS,
@@ -332,6 +333,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             node.returns = self.visit(node.returns)
         for param in getattr(node, "type_params", []) or []:
             self.visit(param)
+        stable = stable_parameters(node)
         self.scopes.append(("function", ""))
         statements = self.body(node.body)
         self.scopes.pop()
@@ -343,7 +345,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             and isinstance(statements[0].value.value, str)
             else []
         )
-        node.body = [*docstring, ast.copy_location(tick_statement(), node), *statements[len(docstring) :]]
+        rest = hoist_receiver_checks(statements[len(docstring) :], stable)
+        node.body = [*docstring, ast.copy_location(tick_statement(), node), *rest]
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:

@@ -1,0 +1,101 @@
+"""Hoist receiver checks on parameters out of a function body.
+
+Every attribute read on a name is rewritten to ``name.attr if __sb_type__(name) in
+__sb_fast__ else __sb_ga__(name, 'attr')``. Inside a method, ``self`` is read this way
+again and again, and its answer cannot change while the function runs: a parameter that
+the function never rebinds keeps its object, an object keeps its type (``__class__`` is
+out of reach), and the fast-type tables only ever grow (a stale "no" just takes the
+guarded path, which is always correct). So the test is computed once at function entry
+into a local flag, and each use reads the flag.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ._ast_build import load, store
+
+__all__ = ["hoist_receiver_checks", "stable_parameters"]
+
+_TABLES = ("__sb_fast__", "__sb_pfast__")
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
+                  ast.SetComp, ast.DictComp, ast.GeneratorExp)  # fmt: skip
+
+
+def stable_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Parameters the (original, not yet rewritten) function never rebinds, also from
+    nested scopes (``nonlocal``)."""
+    args = node.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    for sub in ast.walk(node):
+        if sub is node:
+            continue
+        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+            names.discard(sub.id)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            names.difference_update(sub.names)
+        elif isinstance(sub, ast.alias):
+            names.discard((sub.asname or sub.name).split(".")[0])
+        elif (
+            isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            or (isinstance(sub, ast.ExceptHandler) and sub.name)
+            or (isinstance(sub, (ast.MatchAs, ast.MatchStar)) and sub.name)
+        ):
+            names.discard(sub.name)
+        elif isinstance(sub, ast.MatchMapping) and sub.rest:
+            names.discard(sub.rest)
+    return names
+
+
+def _receiver_test(node: ast.AST, names: set[str]) -> tuple[str, str] | None:
+    """``(name, table)`` when ``node`` is ``__sb_type__(name) in <table>`` for a stable name."""
+    if not (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.In)
+        and isinstance(node.comparators[0], ast.Name)
+        and node.comparators[0].id in _TABLES
+        and isinstance(node.left, ast.Call)
+        and isinstance(node.left.func, ast.Name)
+        and node.left.func.id == "__sb_type__"
+        and len(node.left.args) == 1
+        and not node.left.keywords
+        and isinstance(node.left.args[0], ast.Name)
+        and node.left.args[0].id in names
+    ):
+        return None
+    return node.left.args[0].id, node.comparators[0].id
+
+
+class _Replacer(ast.NodeTransformer):
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.flags: dict[tuple[str, str], str] = {}
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, _NESTED_SCOPES):
+            return node  # a nested scope keeps its own tests
+        key = _receiver_test(node, self.names)
+        if key is None:
+            return self.generic_visit(node)
+        flag = self.flags.setdefault(key, f"__sb_f{len(self.flags)}_{key[0]}__")
+        return ast.copy_location(load(flag), node)
+
+
+def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
+    """``body`` with receiver tests on ``names`` read from flags set once at its start."""
+    if not names:
+        return body
+    replacer = _Replacer(names)
+    new_body = [replacer.visit(statement) for statement in body]
+    if not replacer.flags:
+        return body
+    prelude: list[ast.stmt] = []
+    for (name, table), flag in replacer.flags.items():
+        test = ast.Compare(
+            left=ast.Call(func=load("__sb_type__"), args=[load(name)], keywords=[]),
+            ops=[ast.In()],
+            comparators=[load(table)],
+        )
+        prelude.append(ast.Assign(targets=[store(flag)], value=test, lineno=0))
+    return [*prelude, *new_body]  # type: ignore[list-item]
