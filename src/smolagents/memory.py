@@ -81,6 +81,27 @@ def _jsonable(value: Any) -> Any:
     return safe_text(value)
 
 
+def _raw_value(raw: Any) -> Any:
+    """A provider's raw response as stored data: kept when JSON can hold it, else its text."""
+    if raw is None:
+        return None
+    try:
+        json.dumps(raw)
+    except (TypeError, ValueError):
+        return safe_text(raw, as_str=True)
+    return raw
+
+
+def _message_dict(message: ChatMessage) -> dict[str, Any]:
+    """A message of a step as plain data, with ``tool_calls``, ``raw`` and ``token_usage``
+    always present: replays, telemetry and UIs read them from the stored step."""
+    data = _jsonable(message.dict())
+    data["tool_calls"] = data.get("tool_calls")
+    data["raw"] = _raw_value(message.raw)
+    data["token_usage"] = data.get("token_usage")
+    return data
+
+
 @dataclass
 class ToolCall:
     """A tool call the agent made (or is about to make) in an action step."""
@@ -149,10 +170,10 @@ class ActionStep(MemoryStep):
         return {
             "step_number": self.step_number,
             "timing": self.timing.dict(),
-            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages or []] or None,
+            "model_input_messages": [_message_dict(m) for m in self.model_input_messages or []] or None,
             "tool_calls": [tc.dict() for tc in self.tool_calls] if self.tool_calls else [],
             "error": self.error.dict() if self.error else None,
-            "model_output_message": _jsonable(self.model_output_message.dict())
+            "model_output_message": _message_dict(self.model_output_message)
             if self.model_output_message
             else None,
             "model_output": _jsonable(self.model_output),
@@ -206,8 +227,8 @@ class PlanningStep(MemoryStep):
 
     def dict(self) -> dict[str, Any]:
         return {
-            "model_input_messages": [_jsonable(m.dict()) for m in self.model_input_messages],
-            "model_output_message": _jsonable(self.model_output_message.dict()),
+            "model_input_messages": [_message_dict(m) for m in self.model_input_messages],
+            "model_output_message": _message_dict(self.model_output_message),
             "plan": self.plan,
             "timing": self.timing.dict(),
             "token_usage": self.token_usage.dict() if self.token_usage else None,

@@ -90,7 +90,7 @@ class AgentLogger:
         self.console.print(Rule(f"[bold]{title}", characters="━", style=YELLOW_HEX))
 
     def log_task(
-        self, content: str, subtitle: str, title: str | None = None, level: LogLevel | int = LogLevel.INFO
+        self, content: Any, subtitle: str, title: str | None = None, level: LogLevel | int = LogLevel.INFO
     ) -> None:
         if not self._enabled(level):
             return
@@ -99,7 +99,7 @@ class AgentLogger:
 
         self.console.print(
             Panel(
-                f"\n[bold]{_escape(content)}\n",
+                f"\n[bold]{_escape(_task_text(content))}\n",
                 title="[bold]New run" + (f" - {title}" if title else ""),
                 subtitle=Text(subtitle),
                 border_style=YELLOW_HEX,
@@ -153,6 +153,22 @@ class AgentLogger:
         root = Tree(f"[bold {YELLOW_HEX}]{agent.name or type(agent).__name__}[/] | {model_id}")
         add_agent(root, agent)
         self.console.print(root)
+
+
+def _task_text(content: Any) -> str:
+    """A task as text for the "New run" panel: a string as is, message parts (text and
+    images) by their text, anything else by ``str()`` (never a crash in a log call)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        texts = [
+            str(p.get("text", "")) if p.get("type") == "text" else f"<{p.get('type', 'part')}>"
+            for p in content
+        ]
+        return "\n".join(texts)
+    from .memory import safe_text
+
+    return safe_text(content, as_str=True)
 
 
 def _escape(text: str) -> str:

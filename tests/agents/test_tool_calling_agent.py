@@ -79,7 +79,8 @@ def test_unknown_tool_becomes_step_error_and_run_recovers(tools):
     agent = make_agent(tools, [call("multiply", {"a": 2}), call("final_answer", {"answer": "ok"})])
     assert agent.run("x") == "ok"
     first = agent.memory.steps[1]
-    assert isinstance(first.error, AgentToolCallError)
+    # code written for smolagents catches AgentToolExecutionError for an unknown tool (issue 8)
+    assert isinstance(first.error, AgentToolExecutionError)
     assert "multiply" in str(first.error) and "lookup_capital" in str(first.error)
     # the error is shown to the model in the next call
     second_call_text = " ".join(m.text for m in agent.model.calls[1].messages)

@@ -12,6 +12,7 @@ from smolagents import (
     ActionStep,
     AgentGenerationError,
     AgentToolCallError,
+    AgentToolExecutionError,
     LogLevel,
     OpenAIModel,
     PlanningStep,
@@ -276,7 +277,8 @@ def test_unknown_tool_and_malformed_json_over_http_are_step_errors():
         agent = single_agent(server)
         assert agent.run("x") == "ok"
         errors = [s.error for s in agent.memory.steps if isinstance(s, ActionStep)]
-        assert isinstance(errors[0], AgentToolCallError) and "teleport" in str(errors[0])
+        # an unknown tool is an AgentToolExecutionError (issue 8: code written for smolagents catches it)
+        assert isinstance(errors[0], AgentToolExecutionError) and "teleport" in str(errors[0])
         assert isinstance(errors[1], AgentToolCallError) and '{"a": 1,' in str(errors[1])
         assert errors[2] is None
         assert "teleport" in str(server.requests[1].json["messages"])

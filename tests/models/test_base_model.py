@@ -56,18 +56,52 @@ class Streaming(Recording):
         yield ChatMessageStreamDelta(content="b")
 
 
-def test_constructor_kwargs_go_to_every_call_and_call_kwargs_win() -> None:
+def test_constructor_kwargs_go_to_every_call_and_win_over_call_kwargs() -> None:
+    # issue 8: what the user set when building the model is not silently replaced per call
     model = Recording(model_id="m", temperature=0.2, max_tokens=10)
     model([{"role": "user", "content": "hi"}])
     assert model.params["temperature"] == 0.2 and model.params["max_tokens"] == 10
+    model.generate(MESSAGES, temperature=0.9, top_p=0.5)
+    assert model.params["temperature"] == 0.2 and model.params["top_p"] == 0.5
+
+
+def test_kwargs_priority_call_restores_call_wins() -> None:
+    model = Recording(model_id="m", temperature=0.2, kwargs_priority="call")
     model.generate(MESSAGES, temperature=0.9)
     assert model.params["temperature"] == 0.9
+    model.generate(MESSAGES)
+    assert model.params["temperature"] == 0.2
+    assert "kwargs_priority" not in model.params  # a setting of the adapter, never sent
+    assert model.to_dict()["kwargs_priority"] == "call"
+    assert Model.from_dict(model.to_dict()).kwargs_priority == "call"
 
 
-def test_remove_parameter_drops_stop_and_temperature() -> None:
-    model = Recording(stop=REMOVE_PARAMETER, temperature=0.5)
+def test_kwargs_priority_can_be_switched_on_the_attribute_and_is_validated() -> None:
+    model = Recording(temperature=0.2)
+    model.kwargs_priority = "call"
+    model.generate(MESSAGES, temperature=0.9)
+    assert model.params["temperature"] == 0.9
+    assert "kwargs_priority" not in Recording().to_dict()
+    with pytest.raises(ValueError, match="kwargs_priority must be one of"):
+        Recording(kwargs_priority="caller")
+
+
+def test_remove_parameter_in_constructor_removes_derived_and_call_values() -> None:
+    model = Recording(stop=REMOVE_PARAMETER, temperature=REMOVE_PARAMETER)
     model.generate(MESSAGES, stop_sequences=["Observation:"])
     assert "stop" not in model.params
+    model.generate(MESSAGES, temperature=0.7, stop=["x"])
+    assert "temperature" not in model.params and "stop" not in model.params
+
+
+def test_remove_parameter_per_call() -> None:
+    model = Recording(temperature=0.5)
+    model.generate(MESSAGES, stop_sequences=["Observation:"], stop=REMOVE_PARAMETER, top_p=REMOVE_PARAMETER)
+    assert "stop" not in model.params and model.params["temperature"] == 0.5
+    # the constructor's own value wins over a per-call removal, unless the call has priority
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    assert model.params["temperature"] == 0.5
+    model.kwargs_priority = "call"
     model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
     assert "temperature" not in model.params
 

@@ -178,7 +178,12 @@ def test_generate_sends_a_signed_converse_request(server, bedrock_model) -> None
         "system": [{"text": "You are a helpful agent."}],
         "inferenceConfig": {"temperature": 0.3, "maxTokens": 50, "topP": 0.9},
     }
-    assert second.json["inferenceConfig"] == {"temperature": 0.9, "maxTokens": 50, "topP": 0.9}
+    # the constructor's settings win over a call's (issue 8); kwargs_priority="call" flips it
+    assert second.json["inferenceConfig"] == {"temperature": 0.3, "maxTokens": 50, "topP": 0.9}
+    server.enqueue("Sunny again.")
+    model.kwargs_priority = "call"
+    model(MESSAGES, temperature=0.9)
+    assert server.requests[2].json["inferenceConfig"] == {"temperature": 0.9, "maxTokens": 50, "topP": 0.9}
 
 
 def test_a_wrong_signature_is_refused_by_the_server(server, bedrock_model, aws_env) -> None:
@@ -474,10 +479,14 @@ def test_remove_parameter_over_the_wire(server, bedrock_model) -> None:
     server.enqueue("one two", "three")
     model = bedrock_model(stop=REMOVE_PARAMETER, temperature=0.7)
     assert model.generate(MESSAGES, stop_sequences=["two"]).content == "one "  # cut client-side
-    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER, stop=["x"])  # the constructor wins both
     first, second = (r.json for r in server.requests)
     assert first["inferenceConfig"] == {"temperature": 0.7}
-    assert "inferenceConfig" not in second
+    assert second["inferenceConfig"] == {"temperature": 0.7}  # no stopSequences: removed by the constructor
+    server.enqueue("four")
+    model.kwargs_priority = "call"
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    assert "inferenceConfig" not in server.requests[2].json
 
 
 def test_response_format_becomes_output_config(server, bedrock_model) -> None:

@@ -210,10 +210,15 @@ def test_remove_parameter_over_the_wire(server, hf_model) -> None:
     server.enqueue("one Observation: two", "three")
     model = hf_model(stop=REMOVE_PARAMETER, temperature=0.7)
     assert model.generate(MESSAGES, stop_sequences=["Observation:"]).content == "one "  # cut client-side
-    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER, stop=["x"])
     first, second = (r.json for r in server.requests)
     assert "stop" not in first and first["temperature"] == 0.7
-    assert "temperature" not in second
+    # constructor kwargs win over per-call ones (issue 8), REMOVE_PARAMETER included
+    assert "stop" not in second and second["temperature"] == 0.7
+    server.enqueue("four")
+    model.kwargs_priority = "call"
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    assert "temperature" not in server.requests[2].json
 
 
 def test_stop_rejection_falls_back_to_client_side_cut(server, hf_model) -> None:

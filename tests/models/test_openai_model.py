@@ -60,7 +60,11 @@ def test_generate_text_sends_model_messages_and_kwargs(server, openai_model) -> 
         "content": [{"type": "text", "text": "You are a helpful agent."}],
     }
     assert (first["temperature"], first["max_tokens"]) == (0.3, 50)
-    assert (second["temperature"], second["max_tokens"]) == (0.9, 50)
+    # constructor kwargs win over the call's (issue 8); kwargs_priority="call" restores call-wins
+    assert (second["temperature"], second["max_tokens"]) == (0.3, 50)
+    server.enqueue("Sunny again.")
+    openai_model(temperature=0.3, kwargs_priority="call")(MESSAGES, temperature=0.9)
+    assert server.requests[2].json["temperature"] == 0.9
     assert server.requests[0].headers["authorization"] == "Bearer sk-test"
 
 
@@ -254,10 +258,15 @@ def test_remove_parameter_over_the_wire(server, openai_model) -> None:
     server.enqueue("one", "two")
     model = openai_model(stop=REMOVE_PARAMETER, temperature=0.7)
     assert model.generate(MESSAGES, stop_sequences=["two"]).content == "one"
-    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER, stop=["x"])
     first, second = (r.json for r in server.requests)
     assert "stop" not in first and first["temperature"] == 0.7
-    assert "temperature" not in second
+    # the constructor wins: its REMOVE_PARAMETER removes a per-call stop, its temperature stays
+    assert "stop" not in second and second["temperature"] == 0.7
+    server.enqueue("three")
+    model.kwargs_priority = "call"
+    model.generate(MESSAGES, temperature=REMOVE_PARAMETER)
+    assert "temperature" not in server.requests[2].json
 
 
 def test_flatten_messages_as_text_and_role_conversions(server, openai_model) -> None:

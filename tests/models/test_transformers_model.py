@@ -278,10 +278,18 @@ def test_remove_parameter_switches_stop_sequences_off(loop_dir: Path) -> None:
 def test_max_tokens_takes_precedence_over_max_new_tokens(loop_dir: Path) -> None:
     model = TransformersModel(model_id=str(loop_dir), max_new_tokens=8, max_tokens=5)
     assert model.generate(MESSAGES).token_usage.output_tokens == 5
+    # the constructor's limit wins over a call's, whichever alias either side uses (issue 8)
+    assert model.generate(MESSAGES, max_tokens=2).token_usage.output_tokens == 5
+    assert model.generate(MESSAGES, max_new_tokens=3).token_usage.output_tokens == 5
+    model.kwargs_priority = "call"
     assert model.generate(MESSAGES, max_tokens=2).token_usage.output_tokens == 2
     assert model.generate(MESSAGES, max_new_tokens=3).token_usage.output_tokens == 3
     assert model.generate(MESSAGES, max_new_tokens=3, max_tokens=4).token_usage.output_tokens == 4
-    assert TransformersModel(model_id=str(loop_dir)).kwargs["max_new_tokens"] == 4096
+    # the default limit is not the user's choice: a call's limit replaces it
+    default = TransformersModel(model_id=str(loop_dir))
+    assert default.kwargs["max_new_tokens"] == 4096 and "max_new_tokens" not in default.to_dict()
+    assert default.generate(MESSAGES, max_tokens=2).token_usage.output_tokens == 2
+    assert default.generate(MESSAGES, max_new_tokens=3, max_tokens=4).token_usage.output_tokens == 4
 
 
 def test_stream_assembles_to_the_generated_message(loop_model: TransformersModel) -> None:

@@ -1,8 +1,23 @@
-"""Agents: the run loop (written once) and the two kinds of action, code and tool calls."""
+"""Agents: the run loop (written once) and the two kinds of action, code and tool calls.
+
+The memory records are re-exported here too, as the docs import them from this module
+(``from smolagents.agents import ActionStep``)."""
 
 from __future__ import annotations
 
-from ..memory import RunResult
+from ..memory import (
+    ActionOutput,
+    ActionStep,
+    AgentMemory,
+    FinalAnswerStep,
+    MemoryStep,
+    PlanningStep,
+    RunResult,
+    SystemPromptStep,
+    TaskStep,
+    ToolCall,
+    ToolOutput,
+)
 from ._code import CodeAgent
 from ._multistep import MultiStepAgent
 from ._prompts import (
@@ -15,13 +30,23 @@ from ._prompts import (
 from ._tool_calling import ToolCallingAgent
 
 __all__ = [
+    "ActionOutput",
+    "ActionStep",
+    "AgentMemory",
     "CodeAgent",
     "FinalAnswerPromptTemplate",
+    "FinalAnswerStep",
     "ManagedAgentPromptTemplate",
+    "MemoryStep",
     "MultiStepAgent",
     "PlanningPromptTemplate",
+    "PlanningStep",
     "PromptTemplates",
     "RunResult",
+    "SystemPromptStep",
+    "TaskStep",
+    "ToolCall",
     "ToolCallingAgent",
+    "ToolOutput",
     "populate_template",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Generator
 from typing import Any, NoReturn
 
@@ -147,6 +148,17 @@ class CodeAgent(MultiStepAgent):
         )
         return clone
 
+    def _release_copy_resources(self, original: MultiStepAgent) -> None:
+        """A finished concurrent copy cleans up the executor built for it; a non-local
+        executor is only a shallow copy of the original's (same sandbox), so it is left alone."""
+        if self.executor_type != "local" or self.python_executor is getattr(
+            original, "python_executor", None
+        ):
+            return
+        cleanup = getattr(self.python_executor, "cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
     # ------------------------------------------------------------------ one step
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
         messages = self.write_memory_to_messages()
@@ -155,13 +167,18 @@ class CodeAgent(MultiStepAgent):
         if self.use_structured_outputs_internally:
             kwargs["response_format"] = CODEAGENT_RESPONSE_FORMAT
         else:
-            kwargs["stop_sequences"].append(self._tags.shown_closing)
+            # a stop sequence matching the opening tag would cut the reply before any code
+            stops = [s for s in kwargs["stop_sequences"] if not self._tags.cuts_opening(s)]
+            kwargs["stop_sequences"] = stops + [s for s in [self._tags.stop_sequence] if s is not None]
         message: ChatMessage = yield self._model_call(messages, **kwargs)
-        memory_step.model_output_message = message
         memory_step.token_usage = message.token_usage
         text = message.text
         if not self.use_structured_outputs_internally:
-            text = self._close_open_block(text)
+            closed = self._close_open_block(text)
+            if closed != text:  # the record of the model's message shows the whole block too
+                message = dataclasses.replace(message, content=closed)
+            text = closed
+        memory_step.model_output_message = message
         memory_step.model_output = text
         self.logger.log_markdown(content=text, title="Output message of the LLM:", level=LogLevel.DEBUG)
         if self.use_structured_outputs_internally:

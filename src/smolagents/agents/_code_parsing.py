@@ -33,6 +33,24 @@ class CodeBlockTags:
         self.opening, self.closing = opening, closing
         self.shown_opening, self.shown_closing = shown_opening, shown_closing
 
+    @property
+    def stop_sequence(self) -> str | None:
+        """The closing tag as a stop sequence that can never cut the opening tag.
+
+        A real API stops at the first match anywhere in the reply, so a closing tag that also
+        occurs in the opening one (markdown: ``` in ```python) would cut the reply before any
+        code. Then the closing tag followed by a newline is used, as the model writes it at
+        the end of a block but never inside ``{opening}\n``; None when nothing is safe (the
+        model then runs to its end or another stop sequence)."""
+        for candidate in (self.shown_closing, self.shown_closing + "\n", "\n" + self.shown_closing + "\n"):
+            if candidate.strip() and not self.cuts_opening(candidate):
+                return candidate
+        return None
+
+    def cuts_opening(self, stop: str) -> bool:
+        """Whether ``stop`` would match inside the opening tag as the model writes it."""
+        return stop in "\n" + self.shown_opening + "\n"
+
 
 def resolve_code_block_tags(code_block_tags: str | tuple[str, str] | None) -> CodeBlockTags:
     if code_block_tags is None:

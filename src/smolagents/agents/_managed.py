@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import copy
-import threading
 from typing import TYPE_CHECKING, Any
 
-from ..memory import AgentMemory, RunResult
+from ..memory import RunResult
 from ..tools import Tool
 from ._prompts import populate_template
 
@@ -59,49 +57,27 @@ class ManagedAgentTool(Tool):
 
 
 class ManagedAgentCalls:
-    """What makes an agent callable by a manager: run on a task, report the answer (or the
-    failure), and never let two concurrent calls share one memory."""
+    """What makes an agent callable by a manager: run on a task and report the answer (or
+    the failure). Concurrent calls run isolated, like concurrent runs (``_concurrent.py``)."""
 
-    _run_lock: threading.Lock
+    if TYPE_CHECKING:  # provided by MultiStepAgent
+        name: str | None
+        prompt_templates: Any
+        provide_run_summary: bool
+
+        def write_memory_to_messages(self, summary_mode: bool = False) -> list[Any]: ...
 
     def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
         """Called by a manager: run on the task and report the answer (or the failure)."""
-        target, acquired = self._claim_for_call()
-        try:
-            full_task = target._managed_task(task)
-            result = target.run(full_task, additional_args=additional_args, return_full_result=True, **kwargs)
-            return target._managed_report(result)
-        finally:
-            if acquired:
-                self._run_lock.release()
+        agent: MultiStepAgent = self  # type: ignore[assignment]
+        args = agent._run_args(self._managed_task(task), additional_args=additional_args, **kwargs)
+        return agent._run_to_end(args, True, then=_report)
 
     async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
         """Async form of :meth:`__call__`, used by async managers."""
-        target, acquired = self._claim_for_call()
-        try:
-            full_task = target._managed_task(task)
-            result = await target.arun(
-                full_task, additional_args=additional_args, return_full_result=True, **kwargs
-            )
-            return target._managed_report(result)
-        finally:
-            if acquired:
-                self._run_lock.release()
-
-    def _claim_for_call(self) -> tuple[MultiStepAgent, bool]:
-        """This agent if it is idle; otherwise a copy with its own memory, so two concurrent
-        calls never share (or corrupt) one memory."""
-        if self._run_lock.acquire(blocking=False):
-            return self, True
-        return self._clone_for_concurrent_call(), False
-
-    def _clone_for_concurrent_call(self) -> MultiStepAgent:
-        clone = copy.copy(self)
-        clone.memory = AgentMemory(self.system_prompt)
-        clone.state = {}
-        clone.interrupt_switch = False
-        clone._run_lock = threading.Lock()
-        return clone
+        agent: MultiStepAgent = self  # type: ignore[assignment]
+        args = agent._run_args(self._managed_task(task), additional_args=additional_args, **kwargs)
+        return await agent._arun_to_end(args, True, then=_report)
 
     def _managed_task(self, task: str) -> str:
         return populate_template(
@@ -109,6 +85,8 @@ class ManagedAgentCalls:
         )
 
     def _managed_report(self, result: RunResult) -> str:
+        """The report of a finished run; called on the agent (or copy) that ran it, before its
+        claim ends, so the work log is that run's."""
         if result.state == "success":
             report = populate_template(
                 self.prompt_templates["managed_agent"]["report"],
@@ -125,3 +103,7 @@ class ManagedAgentCalls:
             for message in self.write_memory_to_messages(summary_mode=True):
                 report += f"\n[{message.role}] {message.text}"
         return report
+
+
+def _report(agent: MultiStepAgent, result: RunResult) -> str:
+    return agent._managed_report(result)

@@ -11,7 +11,6 @@ import threading
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Generator
-from pathlib import Path
 from typing import Any
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
@@ -33,9 +32,11 @@ from ..models._messages import ChatMessage, MessageRole
 from ..monitoring import AgentLogger
 from ..tools import Tool
 from ._callbacks import CallbackRegistry, call_with_optional_agent
-from ._loop import ModelCall, drive_async, drive_sync, run_flow_to_end
+from ._concurrent import ConcurrentRuns, RunArgs
+from ._loop import ModelCall, run_flow_to_end
 from ._managed import ManagedAgentCalls, ManagedAgentTool, managed_agent_inputs
 from ._prompts import EMPTY_PROMPT_TEMPLATES, PromptTemplates, merge_prompt_templates, populate_template
+from ._serialization import SavedAgent
 
 __all__ = ["MultiStepAgent"]
 
@@ -44,7 +45,7 @@ def _text(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}]
 
 
-class MultiStepAgent(ManagedAgentCalls):
+class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
     """Solves a task step by step (ReAct): the model acts, the agent observes, until a
     final answer or ``max_steps``.
 
@@ -54,6 +55,8 @@ class MultiStepAgent(ManagedAgentCalls):
 
     _default_prompts: str = ""
     _base_tool_names: tuple[str, ...] = ()
+    inputs: dict[str, dict[str, Any]]  # set when the agent is managed: how its manager calls it
+    output_type: str
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class MultiStepAgent(ManagedAgentCalls):
         self._run_state = "success"
         self._final_output: Any = None
         self._run_lock = threading.Lock()
+        self._active_copies: set[MultiStepAgent] = set()
         self._system_prompt = self.initialize_system_prompt()
         self.memory = AgentMemory(self._system_prompt)
 
@@ -231,15 +235,14 @@ class MultiStepAgent(ManagedAgentCalls):
         """Run the agent on ``task``.
 
         Returns the final answer (or a :class:`RunResult` when ``return_full_result``); with
-        ``stream=True`` returns a generator of the run's events instead.
+        ``stream=True`` returns a generator of the run's events instead. Several runs may
+        share one agent (threads, async tasks): each is isolated, and ``agent.memory`` holds
+        the last finished run's (see ``_concurrent.py``).
         """
-        flow = self._start_run(task, reset, images, additional_args, max_steps)
+        args = self._run_args(task, reset, images, additional_args, max_steps)
         if stream:
-            return drive_sync(flow)
-        started = time.time()
-        for _event in drive_sync(flow):
-            pass
-        return self._result(started, return_full_result)
+            return self._stream_sync(args)
+        return self._run_to_end(args, return_full_result)
 
     def arun(
         self,
@@ -254,20 +257,14 @@ class MultiStepAgent(ManagedAgentCalls):
         """Async :meth:`run`: ``await agent.arun(task)``, or ``async for event in
         agent.arun(task, stream=True)``. Model calls and async tools are awaited; sync tools
         run in worker threads."""
-        flow = self._start_run(task, reset, images, additional_args, max_steps)
+        args = self._run_args(task, reset, images, additional_args, max_steps)
         if stream:
-            return drive_async(flow)
-        return self._arun_to_end(flow, return_full_result)
+            return self._stream_async(args)
+        return self._arun_to_end(args, return_full_result)
 
     def astream(self, task: str, **kwargs: Any) -> AsyncIterator[Any]:
         """Async stream of the run's events (same as ``arun(task, stream=True)``)."""
         return self.arun(task, stream=True, **kwargs)
-
-    async def _arun_to_end(self, flow: Generator[Any, Any, Any], return_full_result: bool | None) -> Any:
-        started = time.time()
-        async for _event in drive_async(flow):
-            pass
-        return self._result(started, return_full_result)
 
     def _result(self, started: float, return_full_result: bool | None) -> Any:
         full = self.return_full_result if return_full_result is None else return_full_result
@@ -306,8 +303,9 @@ class MultiStepAgent(ManagedAgentCalls):
         return None
 
     def interrupt(self) -> None:
-        """Stop the run at the end of the current step (the run raises an AgentError)."""
-        self.interrupt_switch = True
+        """Stop the run at the end of the current step (the run raises an AgentError); every
+        run in progress on this agent, concurrent ones included."""
+        self._interrupt_runs()
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         """The memory as chat messages, ready for the model."""
@@ -353,73 +351,38 @@ class MultiStepAgent(ManagedAgentCalls):
             "stream_outputs": self.stream_outputs,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe description of the agent (tools' code included, no secrets)."""
-        from ._serialization import agent_to_dict
-
-        return agent_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, agent_dict: dict[str, Any], **kwargs: Any) -> MultiStepAgent:
-        """Rebuild an agent from :meth:`to_dict` output; ``kwargs`` override stored values."""
-        from ._serialization import agent_from_dict
-
-        return agent_from_dict(cls, agent_dict, **kwargs)
-
-    def save(self, output_dir: str | Path, relative_path: str | None = None) -> None:
-        """Write the agent to a folder: agent.json, prompts.yaml, tools/, managed_agents/, app.py."""
-        from ._serialization import save_agent
-
-        save_agent(self, output_dir, relative_path)
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, **kwargs: Any) -> MultiStepAgent:
-        """Load an agent saved with :meth:`save` (runs its tools' code: trust the folder)."""
-        from ._serialization import load_agent_folder
-
-        return load_agent_folder(cls, folder, **kwargs)
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        commit_message: str = "Upload agent",
-        private: bool | None = None,
-        token: bool | str | None = None,
-        create_pr: bool = False,
-    ) -> str:
-        """Upload the agent to a Space on the Hugging Face Hub."""
-        from ._serialization import push_agent
-
-        return push_agent(self, repo_id, commit_message, private, token, create_pr)
-
-    @classmethod
-    def from_hub(
-        cls, repo_id: str, token: str | None = None, trust_remote_code: bool = False, **kwargs: Any
-    ) -> MultiStepAgent:
-        """Load an agent from the Hub; needs ``trust_remote_code=True`` since it runs code."""
-        from ._serialization import pull_agent
-
-        return pull_agent(cls, repo_id, token=token, trust_remote_code=trust_remote_code, **kwargs)
-
     # ------------------------------------------------------------------ the run flow
+    def _run_args(
+        self,
+        task: str,
+        reset: bool = True,
+        images: list[Any] | None = None,
+        additional_args: dict[str, Any] | None = None,
+        max_steps: int | None = None,
+    ) -> RunArgs:
+        """Check a run's arguments when it is requested (a stream's errors do not wait for
+        its first event); the run itself starts in :meth:`_start_run`."""
+        if not isinstance(task, str):
+            raise UserError(f"The task must be a string, got {type(task).__name__}.")
+        max_steps = self.max_steps if max_steps is None else max_steps
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
+        if additional_args and not isinstance(additional_args, dict):
+            raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
+        return task, reset, images, additional_args, max_steps
+
     def _start_run(
         self,
         task: str,
         reset: bool,
         images: list[Any] | None,
         additional_args: dict[str, Any] | None,
-        max_steps: int | None,
+        max_steps: int,
     ) -> Generator[Any, Any, Any]:
-        if not isinstance(task, str):
-            raise UserError(f"The task must be a string, got {type(task).__name__}.")
-        max_steps = self.max_steps if max_steps is None else max_steps
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
+        """Prepare this agent for a run it has claimed, and return the run's flow."""
         self.task = task
         self.interrupt_switch = False
         if additional_args:
-            if not isinstance(additional_args, dict):
-                raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
             self.state.update(additional_args)
             self.task += self._describe_additional_args(additional_args)
         self._system_prompt = self.initialize_system_prompt()
@@ -534,7 +497,11 @@ class MultiStepAgent(ManagedAgentCalls):
         timing = Timing()
         templates = self.prompt_templates["planning"]
         variables = {**self._prompt_variables(), "task": task, "remaining_steps": max_steps - step_index + 1}
-        if step_index == 1:
+        # a run continued with reset=False already has history: the plan is an update of it
+        initial = step_index == 1 and not any(
+            isinstance(s, (ActionStep, PlanningStep)) for s in self.memory.steps
+        )
+        if initial:
             prompt = populate_template(templates["initial_plan"], variables)
             messages = [ChatMessage(role=MessageRole.USER, content=_text(prompt))]
         else:
@@ -548,7 +515,7 @@ class MultiStepAgent(ManagedAgentCalls):
             ]
         message = yield self._model_call(messages, stop_sequences=["<end_plan>"])
         plan = message.text.split("<end_plan>")[0].strip()
-        title = "Initial plan" if step_index == 1 else "Updated plan"
+        title = "Initial plan" if initial else "Updated plan"
         self.logger.log_markdown(content=plan, title=title, level=LogLevel.INFO)
         return PlanningStep(
             model_input_messages=messages,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from ..errors import UserError
 
 __all__ = [
     "EMPTY_PROMPT_TEMPLATES",
+    "LEGACY_PLANNING_KEYS",
     "FinalAnswerPromptTemplate",
     "ManagedAgentPromptTemplate",
     "PlanningPromptTemplate",
@@ -59,6 +61,10 @@ EMPTY_PROMPT_TEMPLATES = PromptTemplates(
 )
 
 
+LEGACY_PLANNING_KEYS = ("initial_facts", "update_facts_pre_messages", "update_facts_post_messages")
+"""Planning prompts of older agents (a separate facts survey) that this version ignores."""
+
+
 def load_prompt_templates(name: str) -> PromptTemplates:
     """Load one of the packaged YAML prompt files (e.g. ``"toolcalling_agent"``)."""
     import importlib.resources
@@ -71,10 +77,12 @@ def load_prompt_templates(name: str) -> PromptTemplates:
     return yaml.safe_load(text)
 
 
-def merge_prompt_templates(user: dict[str, Any] | None, defaults: PromptTemplates) -> PromptTemplates:
+def merge_prompt_templates(user: Mapping[str, Any] | None, defaults: PromptTemplates) -> PromptTemplates:
     """User templates override the defaults key by key; unknown keys are an error.
 
-    ``planning.plan`` (the documented name) is accepted as ``planning.initial_plan``.
+    ``planning.plan`` (the documented name) is accepted as ``planning.initial_plan``; the
+    facts prompts of older saved agents (``LEGACY_PLANNING_KEYS``) are dropped: planning no
+    longer has a separate facts phase.
     """
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()}
     if not user:
@@ -90,6 +98,9 @@ def merge_prompt_templates(user: dict[str, Any] | None, defaults: PromptTemplate
             value = dict(value)
             if key == "planning" and "plan" in value and "initial_plan" not in value:
                 value["initial_plan"] = value.pop("plan")
+            if key == "planning":  # agents shared on the Hub still carry the retired facts prompts
+                for retired in LEGACY_PLANNING_KEYS:
+                    value.pop(retired, None)
             unknown = set(value) - set(EMPTY_PROMPT_TEMPLATES[key])  # type: ignore[literal-required]
             if unknown:
                 raise UserError(

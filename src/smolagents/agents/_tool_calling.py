@@ -161,7 +161,7 @@ class ToolCallingAgent(MultiStepAgent):
             try:
                 tool, arguments = self._prepare_call(call.name, call.arguments)
                 prepared.append(_PreparedCall(call, tool, arguments))
-            except AgentToolCallError as exc:
+            except (AgentToolCallError, AgentToolExecutionError) as exc:  # unknown tool, bad arguments
                 errors.append(exc)
         outcomes = []
         if prepared:
@@ -205,8 +205,12 @@ class ToolCallingAgent(MultiStepAgent):
     def _prepare_call(self, name: str, arguments: Any) -> tuple[Tool, dict[str, Any]]:
         tool = self.tools.get(name) or self._managed_tools.get(name)
         if tool is None:
+            # an AgentToolExecutionError, as code written for smolagents catches it for this case
             available = sorted([*self.tools, *self._managed_tools])
-            raise AgentToolCallError(f"Unknown tool {name!r}. The tools you can call are: {available}.")
+            raise AgentToolExecutionError(
+                f"Unknown tool {name!r}. The tools you can call are: {available}. Call one of them by its "
+                "exact name."
+            )
         if not isinstance(arguments, dict):
             required = [key for key, spec in tool.inputs.items() if not spec.get("nullable")]
             malformed = _json_error(arguments)
@@ -288,7 +292,10 @@ class ToolCallingAgent(MultiStepAgent):
         self, chat_message: ChatMessage, memory_step: ActionStep
     ) -> Iterator[ToolCall | ToolOutput]:
         """Run the tool calls of ``chat_message`` into ``memory_step``; yields ToolCall and
-        ToolOutput events."""
+        ToolOutput events (none for a message without tool calls: there is nothing to run)."""
+        if not chat_message.tool_calls:
+            memory_step.tool_calls = []
+            return iter(())
         calls = self._extract_tool_calls(chat_message)
         memory_step.tool_calls = calls
         return drive_sync(self._tool_calls_flow(calls, memory_step))

@@ -55,6 +55,17 @@ class LocalRequest:
     """Remaining keyword arguments (temperature, max_tokens...) for the generation engine."""
 
 
+def fold_token_limit(kwargs: dict[str, Any], name: str) -> dict[str, Any]:
+    """``max_tokens`` and ``max_new_tokens`` of one side of the kwargs as the single ``name``
+    (``max_tokens`` wins when both are set), so a constructor's ``max_new_tokens`` and a
+    call's ``max_tokens`` compete as one setting instead of both reaching the engine."""
+    if "max_tokens" in kwargs or "max_new_tokens" in kwargs:
+        max_tokens = kwargs.pop("max_tokens", None)
+        max_new_tokens = kwargs.pop("max_new_tokens", None)
+        kwargs[name] = max_tokens if max_tokens is not None else max_new_tokens
+    return kwargs
+
+
 def prepare_local_request(
     model: Model,
     messages: list[ChatMessage | dict[str, Any]],
@@ -65,8 +76,8 @@ def prepare_local_request(
 ) -> LocalRequest:
     """Build the request through ``Model._prepare_completion_kwargs``.
 
-    Going through the base class keeps precedence (constructor kwargs, then call kwargs) and
-    ``REMOVE_PARAMETER`` identical to the API adapters: ``stop=REMOVE_PARAMETER`` really
+    Going through the base class keeps precedence (``kwargs_priority``: the constructor
+    wins by default) and ``REMOVE_PARAMETER`` identical to the API adapters: ``stop=REMOVE_PARAMETER`` really
     switches stopping off, ``response_format=REMOVE_PARAMETER`` drops a schema the engine
     cannot enforce.
     """

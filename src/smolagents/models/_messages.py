@@ -102,7 +102,8 @@ def content_to_text(content: str | list[dict[str, Any]] | None) -> str:
 class ChatMessage:
     """A message in the conversation, as sent to or returned by a model.
 
-    ``raw`` keeps the provider's original response for debugging; it is never serialised.
+    ``raw`` keeps the provider's original response for debugging; ``dict()`` leaves it out
+    (memory steps store it, as text when JSON cannot hold it).
     ``reasoning_content`` holds a reasoning model's thinking, kept out of action parsing.
     """
 

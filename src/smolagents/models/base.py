@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ._cleaning import TOOL_ROLE_CONVERSIONS, get_clean_message_list
 from ._messages import ChatMessage, ChatMessageStreamDelta, MessageRole
@@ -44,6 +44,9 @@ class _RemoveParameter:
 
 REMOVE_PARAMETER = _RemoveParameter()
 """Pass as a kwarg value (``stop=REMOVE_PARAMETER``) to drop that parameter from API calls."""
+
+KwargsPriority = Literal["constructor", "call"]
+_KWARGS_PRIORITIES = ("constructor", "call")
 
 _REMOVE_MARKER = "__smolagents_REMOVE_PARAMETER__"  # how REMOVE_PARAMETER is written by to_dict()
 
@@ -96,8 +99,18 @@ class Model:
 
     Subclasses implement ``generate`` (and optionally ``generate_stream``). Extra keyword
     arguments given at construction (``temperature``, ``max_tokens``...) are sent with every
-    completion call; call-time kwargs override them, and ``REMOVE_PARAMETER`` drops one.
+    completion call.
+
+    When the constructor and a call both set a parameter, the constructor wins by default
+    (``kwargs_priority="constructor"``): agents pass their own per-call values (``stop``...)
+    and a setting the user chose when building the model must not be silently replaced; a
+    constructor ``REMOVE_PARAMETER`` therefore removes a per-call value too. Code written
+    for "the call wins" passes ``kwargs_priority="call"`` (or sets the attribute).
     """
+
+    kwargs_priority: KwargsPriority = "constructor"
+    """Which side wins when the constructor and a call set the same parameter:
+    ``"constructor"`` (default) or ``"call"``."""
 
     def __init__(
         self,
@@ -105,8 +118,16 @@ class Model:
         tool_name_key: str = "name",
         tool_arguments_key: str = "arguments",
         model_id: str | None = None,
+        kwargs_priority: KwargsPriority | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs_priority is not None:
+            if kwargs_priority not in _KWARGS_PRIORITIES:
+                raise ValueError(
+                    f"kwargs_priority must be one of {list(_KWARGS_PRIORITIES)}, got {kwargs_priority!r}: "
+                    "'constructor' lets constructor kwargs win over per-call kwargs, 'call' the opposite."
+                )
+            self.kwargs_priority = kwargs_priority
         self.flatten_messages_as_text = flatten_messages_as_text
         self.tool_name_key = tool_name_key
         self.tool_arguments_key = tool_arguments_key
@@ -201,7 +222,7 @@ class Model:
                 delta = await asyncio.to_thread(next, iterator, done)
                 if delta is done:
                     break
-                yield delta
+                yield delta  # type: ignore[misc]  # not the sentinel: a delta of the stream
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
@@ -222,7 +243,8 @@ class Model:
         """Build the completion call's parameters.
 
         Precedence, lowest first: what this method derives (messages, stop, response_format,
-        tools, tool_choice), then the model's constructor kwargs, then the call's kwargs. Any
+        tools, tool_choice), then the call's kwargs, then the model's constructor kwargs (or
+        the other way round with ``kwargs_priority="call"``, see :meth:`_merge_kwargs`). Any
         entry whose value is ``REMOVE_PARAMETER`` is dropped at the end.
         """
         flatten = kwargs.pop("flatten_messages_as_text", self.flatten_messages_as_text)
@@ -243,12 +265,33 @@ class Model:
             params["tools"] = [tool_json_schema(tool) for tool in tools_to_call_from]
             if tool_choice is not None:
                 params["tool_choice"] = tool_choice
-        params.update(self.kwargs)
-        params.update(kwargs)
+        params.update(self._merge_kwargs(kwargs))
         tools = params.get("tools")
         if (not tools or tools is REMOVE_PARAMETER) and "tool_choice" in params:
             params.pop("tool_choice")  # a tool_choice without tools is an API error
         return {key: value for key, value in params.items() if value is not REMOVE_PARAMETER}
+
+    _kwargs_defaults: frozenset[str] = frozenset()
+    """Keys of ``self.kwargs`` the adapter filled in itself (not chosen by the user): a call's
+    value always replaces them, whatever ``kwargs_priority`` says."""
+
+    def _merge_kwargs(self, call_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor and call kwargs as one dict: the side named by ``kwargs_priority``
+        wins a key both set (``REMOVE_PARAMETER`` included, so it removes the other's value).
+        Each side goes through :meth:`_normalize_kwargs` first, so aliases compete as one key.
+        Adapters with nested settings (Bedrock's ``inferenceConfig``) merge those deeper."""
+        call = self._normalize_kwargs(dict(call_kwargs))
+        own = self._normalize_kwargs(dict(self.kwargs))
+        if self.kwargs_priority == "call":
+            return {**own, **call}
+        defaults = {k: v for k, v in own.items() if k in self._kwargs_defaults}
+        chosen = {k: v for k, v in own.items() if k not in self._kwargs_defaults}
+        return {**defaults, **call, **chosen}
+
+    def _normalize_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """One side's kwargs with aliases folded into one name (e.g. ``max_tokens`` /
+        ``max_new_tokens`` for local engines); the base has no aliases."""
+        return kwargs
 
     # ----------------------------------------------------------------- tool calls in text
     def parse_tool_calls(self, message: ChatMessage) -> ChatMessage:
@@ -279,6 +322,8 @@ class Model:
             config["tool_name_key"] = self.tool_name_key
         if self.tool_arguments_key != "arguments":
             config["tool_arguments_key"] = self.tool_arguments_key
+        if self.kwargs_priority != Model.kwargs_priority:
+            config["kwargs_priority"] = self.kwargs_priority
         return config
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,13 +332,19 @@ class Model:
         API keys, tokens and other secrets are never included; ``from_dict`` takes them from
         the environment again (or from its keyword arguments).
         """
-        return _without_secrets({"class": type(self).__name__, **self._config(), **self.kwargs})
+        chosen = {k: v for k, v in self.kwargs.items() if k not in self._kwargs_defaults}
+        return _without_secrets({"class": type(self).__name__, **self._config(), **chosen})
 
     @classmethod
     def from_dict(cls, model_dictionary: Mapping[str, Any], **kwargs: Any) -> Model:
-        """Rebuild a model from ``to_dict()`` output; ``kwargs`` add or override settings (e.g. api_key)."""
+        """Rebuild a model from ``to_dict()`` output; ``kwargs`` add or override settings (e.g. api_key).
+
+        Also reads ``{"class": ..., "data": {...}}``, the layout of agents shared on the Hub."""
         data = _restore_markers(dict(model_dictionary))
+        if set(data) <= {"class", "data"} and isinstance(data.get("data"), Mapping):
+            data = {"class": data.get("class"), **_legacy_model_data(data["data"])}
         class_name = data.pop("class", None)
+        class_name = _LEGACY_CLASS_NAMES.get(class_name, class_name)
         target = cls
         if class_name and class_name != cls.__name__:
             target = _find_subclass(cls, class_name)
@@ -301,6 +352,18 @@ class Model:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r})"
+
+
+_LEGACY_CLASS_NAMES = {"HfApiModel": "InferenceClientModel"}
+"""Model classes of saved agents that exist here under another name."""
+
+_LEGACY_BOOKKEEPING = frozenset({"last_input_token_count", "last_output_token_count"})
+
+
+def _legacy_model_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The older layout's model settings as constructor arguments: its token counters and
+    unset (None) values are dropped, since any unknown keyword would be sent to the API."""
+    return {k: v for k, v in data.items() if k not in _LEGACY_BOOKKEEPING and v is not None}
 
 
 def _find_subclass(base: type[Model], name: str) -> type[Model]:

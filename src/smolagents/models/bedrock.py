@@ -23,6 +23,7 @@ from ._converse import ConverseStreamMapper, converse_request, message_from_conv
 from ._messages import ChatMessage, ChatMessageStreamDelta
 from ._retry import RETRYABLE_STATUS, ApiFailure, parse_retry_after
 from .api import ApiModel
+from .base import REMOVE_PARAMETER
 
 __all__ = ["AmazonBedrockModel"]
 
@@ -144,9 +145,6 @@ class AmazonBedrockModel(ApiModel):
         kwargs: dict[str, Any],
     ) -> tuple[dict[str, Any], list[str]]:
         """Prepared parameters, and the stop sequences to apply client-side."""
-        base_inference = self.kwargs.get("inferenceConfig")
-        if isinstance(base_inference, Mapping) and isinstance(kwargs.get("inferenceConfig"), Mapping):
-            kwargs = {**kwargs, "inferenceConfig": {**base_inference, **kwargs["inferenceConfig"]}}
         params = self._prepare_completion_kwargs(
             messages,
             stop_sequences=stop_sequences,
@@ -160,6 +158,25 @@ class AmazonBedrockModel(ApiModel):
             params.pop("tool_choice", None)
         explicit = (params.get("inferenceConfig") or {}).get("stopSequences") or []
         return params, list(stop_sequences or []) + [s for s in explicit if s not in (stop_sequences or [])]
+
+    def _merge_kwargs(self, call_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """As the base, and ``inferenceConfig`` given on both sides is merged key by key (the
+        side ``kwargs_priority`` names wins a key), so a call adding ``maxTokens`` keeps the
+        constructor's ``temperature``."""
+        merged = super()._merge_kwargs(call_kwargs)
+        base_inference, call_inference = (
+            self.kwargs.get("inferenceConfig"),
+            call_kwargs.get("inferenceConfig"),
+        )
+        if isinstance(base_inference, Mapping) and isinstance(call_inference, Mapping):
+            low, high = (
+                (base_inference, call_inference)
+                if self.kwargs_priority == "call"
+                else (call_inference, base_inference)
+            )
+            combined = {**low, **high}
+            merged["inferenceConfig"] = {k: v for k, v in combined.items() if v is not REMOVE_PARAMETER}
+        return merged
 
     def _invoke(self, operation: str) -> Any:
         """A call for ``_call_api``: prepared parameters in, Converse response out."""

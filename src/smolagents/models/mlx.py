@@ -15,7 +15,13 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from .._optional import require
-from ._local import OutputMapper, message_from_deltas, prepare_local_request, render_chat_prompt
+from ._local import (
+    OutputMapper,
+    fold_token_limit,
+    message_from_deltas,
+    prepare_local_request,
+    render_chat_prompt,
+)
 from ._messages import ChatMessage, ChatMessageStreamDelta
 from .base import Model
 
@@ -59,6 +65,9 @@ class MLXModel(Model):
         tokenizer_config = {**options.pop("tokenizer_config", {}), "trust_remote_code": trust_remote_code}
         loaded = mlx_lm.load(model_id, tokenizer_config=tokenizer_config, **options)
         self.model, self.tokenizer = loaded[0], loaded[1]  # (model, tokenizer[, config])
+
+    def _normalize_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return fold_token_limit(kwargs, "max_tokens")
 
     def _generate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         options = dict(options)

@@ -17,6 +17,7 @@ from ._local import (
     LocalRequest,
     OutputMapper,
     extract_images,
+    fold_token_limit,
     message_from_deltas,
     prepare_local_request,
     render_chat_prompt,
@@ -65,6 +66,9 @@ def _stop_on_text(transformers: Any, tokenizer: Any, stops: list[str], prompt_le
     return StopOnText()
 
 
+_DEFAULT_MAX_NEW_TOKENS = 4096
+
+
 class TransformersModel(Model):
     """A local ``transformers`` model: chat template, stop sequences that stop generation,
     streaming, JSON tool calls in text and ``<think>`` reasoning handled like an API server.
@@ -86,7 +90,7 @@ class TransformersModel(Model):
         torch_dtype: str | Any | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict[str, Any] | None = None,
-        max_new_tokens: int = 4096,
+        max_new_tokens: int | None = None,
         max_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -97,8 +101,11 @@ class TransformersModel(Model):
             )
         device = kwargs.pop("device", None)
         flatten = kwargs.pop("flatten_messages_as_text", None)
-        kwargs["max_new_tokens"] = max_tokens if max_tokens is not None else max_new_tokens
+        limit = max_tokens if max_tokens is not None else max_new_tokens
+        kwargs["max_new_tokens"] = _DEFAULT_MAX_NEW_TOKENS if limit is None else limit
         super().__init__(model_id=model_id, flatten_messages_as_text=bool(flatten), **kwargs)
+        if limit is None:  # our default, not the user's choice: a call's limit replaces it
+            self._kwargs_defaults = frozenset({"max_new_tokens"})
         self.device_map = device_map if device_map is not None else device
         self.torch_dtype = torch_dtype
         self.trust_remote_code = trust_remote_code
@@ -202,6 +209,9 @@ class TransformersModel(Model):
             if isinstance(value, torch.Tensor) and torch.is_floating_point(value):
                 inputs[key] = value.to(self.model.dtype)
         return inputs
+
+    def _normalize_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return fold_token_limit(kwargs, "max_new_tokens")
 
     def _generate_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:
         """Map request options to ``model.generate`` kwargs."""

@@ -13,7 +13,14 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from .._optional import require
-from ._local import LocalRequest, OutputMapper, message_from_deltas, prepare_local_request, render_chat_prompt
+from ._local import (
+    LocalRequest,
+    OutputMapper,
+    fold_token_limit,
+    message_from_deltas,
+    prepare_local_request,
+    render_chat_prompt,
+)
 from ._messages import ChatMessage
 from .base import Model
 
@@ -47,6 +54,9 @@ class VLLMModel(Model):
         self.model_kwargs: dict[str, Any] = dict(model_kwargs or {})
         self.model = vllm.LLM(model=model_id, **self.model_kwargs)
         self.tokenizer = self.model.get_tokenizer()
+
+    def _normalize_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return fold_token_limit(kwargs, "max_tokens")
 
     def _sampling_params(self, request: LocalRequest) -> Any:
         vllm = require("vllm", "vllm", "VLLMModel")

@@ -151,8 +151,7 @@ class ScriptedModel(Model):
             "stop_sequences": stop_sequences,
             "response_format": response_format,
             "tools_to_call_from": tools_to_call_from,
-            **self.kwargs,
-            **kwargs,
+            **self._merge_kwargs(kwargs),  # same precedence as real adapters (kwargs_priority)
         }
         return self._next(messages, call_kwargs)
 
