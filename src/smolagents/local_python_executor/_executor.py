@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import gc
 import re
 import threading
 import types
@@ -119,6 +120,11 @@ class _Compiled:
 
 _cache: OrderedDict[tuple[str, frozenset[str], int], _Compiled] = OrderedDict()
 _cache_lock = threading.Lock()
+#: CPython 3.11 keeps one AST recursion counter per interpreter: two conversions that
+#: interleave (another thread, or a garbage-collected generator whose cleanup formats a
+#: traceback, which parses source) corrupt it ("AST constructor recursion depth
+#: mismatch"). Compiles take this lock and run with the cyclic collector paused.
+_compile_lock = threading.Lock()
 _CACHE_SIZE = 512
 
 
@@ -196,6 +202,24 @@ def _compile(code: str, protected: frozenset[str], limits: SandboxLimits | None 
             _cache.move_to_end(key)
             return hit
     lines = code.splitlines()
+    with _compile_lock:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            compiled = _compile_unlocked(code, lines, protected, limits)
+        finally:
+            if collecting:
+                gc.enable()
+    with _cache_lock:
+        _cache[key] = compiled
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def _compile_unlocked(
+    code: str, lines: list[str], protected: frozenset[str], limits: SandboxLimits
+) -> _Compiled:
     try:
         tree = ast.parse(code, filename=SANDBOX_FILENAME)
         _check_code_size(code, tree, limits)
@@ -220,12 +244,7 @@ def _compile(code: str, protected: frozenset[str], limits: SandboxLimits | None 
         kind = SandboxSecurityError if refusal.security else InterpreterError
         where = f" at line '{line}'" if line else ""
         raise kind(f"Code execution failed{where} due to: {kind.__name__}: {refusal.message}") from None
-    compiled = _Compiled(body, tail, lines)
-    with _cache_lock:
-        _cache[key] = compiled
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return compiled
+    return _Compiled(body, tail, lines)
 
 
 def _guard_class_patterns(cls: type, regex: RegexGuard) -> None:

@@ -354,6 +354,9 @@ class _Watchdog:
                             runtime.trip_memory(grown)
                 except Exception:  # pragma: no cover - the watchdog must never die
                     pass
+            # hold no runtime while sleeping or waiting: a dropped executor must be freed
+            active = []
+            runtime = None
             time.sleep(self.interval)
 
 
