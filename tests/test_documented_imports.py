@@ -16,10 +16,6 @@ import pytest
 DATA = Path(__file__).parent / "data" / "documented_imports.txt"
 
 NOT_BUILT_YET = {
-    ("smolagents", "DockerExecutor"): "remote executors are being built (executor_type='docker')",
-    ("smolagents", "E2BExecutor"): "remote executors are being built (executor_type='e2b')",
-    ("smolagents", "WasmExecutor"): "remote executors are being built (executor_type='wasm')",
-    ("smolagents.remote_executors", "RemotePythonExecutor"): "the remote_executors module is being built",
     ("smolagents", "GradioUI"): "the Gradio UI (gradio_ui) is not built yet",
     ("smolagents", "stream_to_gradio"): "the Gradio UI (gradio_ui) is not built yet",
 }

@@ -92,6 +92,15 @@ _LAZY = {
     "CodeOutput": "local_python_executor",
     "LocalPythonExecutor": "local_python_executor",
     "PythonExecutor": "local_python_executor",
+    "ProcessExecutor": "process_executor",
+    # remote executors: their SDKs (docker, e2b, modal...) load when one is created
+    "RemotePythonExecutor": "remote_executors",
+    "KernelGatewayExecutor": "remote_executors",
+    "DockerExecutor": "remote_executors",
+    "WasmExecutor": "remote_executors",
+    "E2BExecutor": "remote_executors",
+    "ModalExecutor": "remote_executors",
+    "BlaxelExecutor": "remote_executors",
 }
 
 
@@ -174,6 +183,14 @@ __all__ = [
     "CodeOutput",
     "LocalPythonExecutor",
     "PythonExecutor",
+    "ProcessExecutor",
+    "RemotePythonExecutor",
+    "KernelGatewayExecutor",
+    "DockerExecutor",
+    "WasmExecutor",
+    "E2BExecutor",
+    "ModalExecutor",
+    "BlaxelExecutor",
     # monitoring
     "AgentLogger",
     "LogLevel",

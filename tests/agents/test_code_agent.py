@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 
 import pytest
 
@@ -201,11 +203,19 @@ def test_stop_sequence_cut_closing_tag_is_restored_in_memory():
     assert output.rstrip().endswith("</code>") and "hallucinated" not in output
 
 
-def test_remote_executor_types_fail_clearly():
-    with pytest.raises(UserError, match="not available"):
-        make_agent([], executor_type="e2b")
-    with pytest.raises(UserError, match="executor_type"):
+def test_executor_types_fail_clearly(monkeypatch):
+    with pytest.raises(
+        UserError, match=r"one of \['local', 'process', 'docker', 'wasm', 'e2b', 'modal', 'blaxel'\]"
+    ):
         make_agent([], executor_type="nope")
+    for module, extra, executor_type in [
+        ("e2b_code_interpreter", "e2b", "e2b"),
+        ("docker", "docker", "docker"),
+        ("modal", "modal", "modal"),
+    ]:
+        monkeypatch.setitem(sys.modules, module, None)  # the extra is not installed
+        with pytest.raises(ImportError, match=re.escape(f"pip install 'smolagents[{extra}]'")):
+            make_agent([], executor_type=executor_type)
 
 
 def test_context_manager_calls_cleanup():

@@ -221,3 +221,73 @@ def test_copies_share_the_model_and_its_record_of_calls():
     asyncio.run(main())
     assert len(agent.model.calls) == 4
     assert all(call.messages[0].role == MessageRole.SYSTEM for call in agent.model.calls)
+
+
+def test_the_adopted_run_brings_its_executor_so_reset_false_sees_its_variables():
+    inside = {w: threading.Event() for w in WORDS[:2]}
+    release = {w: threading.Event() for w in WORDS[:2]}
+
+    @tool
+    def shout(text: str) -> str:
+        """Upper-case some text.
+
+        Args:
+            text: the text to shout.
+        """
+        inside[text].set()
+        release[text].wait(10)
+        return text.upper() + "!"
+
+    agent = make_agent(CodeAgent, code_reply, [shout], runs=2)
+    original_executor = agent.python_executor
+    results: dict[str, object] = {}
+
+    def run(word: str) -> None:
+        results[word] = agent.run(f"Shout {word}")
+
+    first = threading.Thread(target=run, args=("alpha",))  # runs on the agent itself
+    first.start()
+    assert inside["alpha"].wait(10)
+    second = threading.Thread(target=run, args=("beta",))  # runs on a copy with its own executor
+    second.start()
+    assert inside["beta"].wait(10)
+    release["alpha"].set()
+    first.join(10)
+    release["beta"].set()  # the copy finishes last: its run becomes the agent's
+    second.join(10)
+    assert results == {"alpha": "ALPHA!", "beta": "BETA!"}
+    assert agent.memory.steps[0].task.endswith("Shout beta")
+    assert agent.python_executor is not original_executor
+    assert agent.python_executor.state["result"] == "BETA!"  # reset=False continues with these
+    assert original_executor.state["result"] == "ALPHA!"
+
+
+def test_a_concurrent_run_on_a_user_supplied_executor_is_refused_clearly():
+    from smolagents import LocalPythonExecutor, UserError
+
+    started, release = threading.Event(), threading.Event()
+
+    @tool
+    def wait_here() -> str:
+        """Block until the test releases it."""
+        started.set()
+        release.wait(10)
+        return "done"
+
+    agent = CodeAgent(
+        tools=[wait_here],
+        model=ScriptedModel(["<code>\nfinal_answer(wait_here())\n</code>"]),
+        executor=LocalPythonExecutor([]),
+        verbosity_level=LogLevel.OFF,
+    )
+    first = threading.Thread(target=agent.run, args=("wait",))
+    first.start()
+    assert started.wait(10)
+    try:
+        with pytest.raises(UserError, match="executor you passed as executor=") as caught:
+            agent.run("another task")
+        assert "executor_type" in str(caught.value)
+    finally:
+        release.set()
+        first.join(10)
+    assert agent.memory.steps[-1].action_output == "done"

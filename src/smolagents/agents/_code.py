@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Generator
 from typing import Any, NoReturn
@@ -18,7 +17,15 @@ from ._multistep import MultiStepAgent
 
 __all__ = ["CODEAGENT_RESPONSE_FORMAT", "CodeAgent"]
 
-EXECUTOR_TYPES = ("local", "e2b", "modal", "docker", "wasm")
+EXECUTOR_TYPES = ("local", "process", "docker", "wasm", "e2b", "modal", "blaxel")
+#: executor_type -> (module, class) of the remote executors, imported only when chosen
+_REMOTE_EXECUTORS = {
+    "docker": "DockerExecutor",
+    "wasm": "WasmExecutor",
+    "e2b": "E2BExecutor",
+    "modal": "ModalExecutor",
+    "blaxel": "BlaxelExecutor",
+}
 
 CODEAGENT_RESPONSE_FORMAT = {
     "type": "json_schema",
@@ -89,6 +96,8 @@ class CodeAgent(MultiStepAgent):
             stream_outputs=stream_outputs,
             **kwargs,
         )
+        #: built here from executor_type (so concurrent runs can get their own), or the user's
+        self._owns_executor = executor is None
         self.python_executor = executor if executor is not None else self.create_python_executor()
 
     def _init_settings(self) -> dict[str, Any]:
@@ -109,18 +118,22 @@ class CodeAgent(MultiStepAgent):
         return tuple(name for name in TOOL_MAPPING if name != "python_interpreter")
 
     def create_python_executor(self) -> Any:
-        """Build the executor named by ``executor_type`` with ``executor_kwargs``."""
+        """Build the executor named by ``executor_type`` with ``executor_kwargs``.
+
+        ``max_print_outputs_length`` is passed along; ``executor_kwargs`` wins over it."""
+        options = {"max_print_outputs_length": self.max_print_outputs_length, **self.executor_kwargs}
         if self.executor_type == "local":
             from ..local_python_executor import LocalPythonExecutor
 
-            # one value per option: executor_kwargs wins over the agent-level shortcut
-            options = {"max_print_outputs_length": self.max_print_outputs_length, **self.executor_kwargs}
             return LocalPythonExecutor(self.additional_authorized_imports, **options)
-        raise UserError(
-            f"executor_type={self.executor_type!r} is not available in this version of smolagents yet: remote "
-            "executors are still being built. Use executor_type='local' (the sandboxed local executor), or pass "
-            "your own PythonExecutor instance as executor=..."
-        )
+        if self.executor_type == "process":
+            from ..process_executor import ProcessExecutor
+
+            return ProcessExecutor(self.additional_authorized_imports, **options)
+        from .. import remote_executors
+
+        executor_class = getattr(remote_executors, _REMOTE_EXECUTORS[self.executor_type])
+        return executor_class(self.additional_authorized_imports, self.logger, **options)
 
     def _prompt_variables(self) -> dict[str, Any]:
         return {
@@ -139,21 +152,28 @@ class CodeAgent(MultiStepAgent):
         self.python_executor.send_tools({**self.tools, **self._managed_tools})
 
     def _clone_for_concurrent_call(self) -> MultiStepAgent:
+        if not self._owns_executor:
+            raise UserError(
+                "This agent is already running, and it runs code on the executor you passed as "
+                "executor=...: a concurrent run would share its variables. Run the tasks one after "
+                "another, or let the agent build its executors (executor_type=..., executor_kwargs=...) "
+                "so that each concurrent run gets its own."
+            )
         clone = super()._clone_for_concurrent_call()
         assert isinstance(clone, CodeAgent)
-        clone.python_executor = (
-            clone.create_python_executor()
-            if self.executor_type == "local"
-            else copy.copy(self.python_executor)
-        )
+        clone.python_executor = clone.create_python_executor()  # its own sandbox, kernel or process
         return clone
 
+    def _adopt_resources(self, clone: MultiStepAgent) -> None:
+        """The adopted run's variables live in its executor: keep that executor, and let
+        the copy clean up the one it replaces."""
+        if isinstance(clone, CodeAgent) and self._owns_executor:
+            self.python_executor, clone.python_executor = clone.python_executor, self.python_executor
+
     def _release_copy_resources(self, original: MultiStepAgent) -> None:
-        """A finished concurrent copy cleans up the executor built for it; a non-local
-        executor is only a shallow copy of the original's (same sandbox), so it is left alone."""
-        if self.executor_type != "local" or self.python_executor is getattr(
-            original, "python_executor", None
-        ):
+        """A finished concurrent copy cleans up the executor it holds (its own, or the one
+        the original handed over when it adopted the copy's run)."""
+        if self.python_executor is getattr(original, "python_executor", None):
             return
         cleanup = getattr(self.python_executor, "cleanup", None)
         if cleanup is not None:

@@ -80,8 +80,12 @@ class ConcurrentRuns:
         try:
             for name in ("memory", "state", "task", "step_number", "_final_output", "_run_state"):
                 setattr(self, name, getattr(clone, name))
+            self._adopt_resources(clone)
         finally:
             self._run_lock.release()
+
+    def _adopt_resources(self, clone: MultiStepAgent) -> None:
+        """Hook, under the run lock: take over what the adopted run needs (CodeAgent: its executor)."""
 
     def _release_copy_resources(self, original: MultiStepAgent) -> None:
         """Hook: free what a finished copy owns and the original does not (CodeAgent: its executor)."""
