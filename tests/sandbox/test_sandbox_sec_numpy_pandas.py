@@ -426,3 +426,19 @@ def test_numpy_wildcard_sliding_window_and_strided_inside_base() -> None:
         """
     )
     assert executor(code).output == ([[0, 1, 2], [1, 2, 3]], [0, 2, 4])
+
+
+def test_values_the_host_sent_work_without_authorising_their_library() -> None:
+    executor = LocalPythonExecutor([], timeout_seconds=10)
+    executor.send_variables({"a": np.arange(5), "df": pd.DataFrame({"x": [1, 2, 3]})})
+    # their methods import numpy's own helpers (numpy._core._methods) from C code
+    assert executor("a.sum()").output == 10
+    assert executor("float(a.mean())").output == 2.0
+    assert executor("float(df['x'].mean())").output == 2.0
+    # the code itself still cannot import the library, and the array policy still holds
+    with pytest.raises(SandboxSecurityError, match="Import of numpy is not allowed"):
+        executor("import numpy")
+    with pytest.raises(SandboxSecurityError, match="refcheck"):
+        executor("a.resize(10, refcheck=False)")
+    with pytest.raises(SandboxSecurityError, match="tofile"):
+        executor("a.tofile('x.bin')")

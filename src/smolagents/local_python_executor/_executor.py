@@ -13,6 +13,7 @@ import builtins
 import dataclasses
 import gc
 import re
+import sys
 import threading
 import types
 import weakref
@@ -50,6 +51,8 @@ _HOST_IMPORTS = frozenset(
     {"_strptime", "encodings", "_datetime", "_pydatetime", "_decimal", "_pydecimal", "copyreg"}
 )
 _TOOL_TOKEN = object()
+#: libraries whose values the host may send although the code may not import them
+_HOST_VALUE_LIBRARIES = frozenset({"numpy", "pandas", "PIL"})
 
 
 @dataclass
@@ -386,6 +389,10 @@ class LocalPythonExecutor(PythonExecutor):
             root = name.split(".")[0]
             if level == 0 and (root in _HOST_IMPORTS or policy.root_authorized(root)):
                 return builtins.__import__(name, globals, locals, fromlist, level)
+            if level == 0 and root in _HOST_VALUE_LIBRARIES and name in sys.modules:
+                # a numpy array or DataFrame the host sent: its methods import their own
+                # helpers (``a.sum()`` -> numpy._core._methods) even when the code may not
+                return sys.modules[name]
             raise ImportError(f"import of {name!r} from inside the sandbox is not allowed")
 
         return host_import
