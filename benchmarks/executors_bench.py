@@ -42,10 +42,49 @@ def _process(keep_spare: bool) -> Callable[[], Any]:
     return make
 
 
+_gateway_port: list[int] = []
+
+
+def _kernel_gateway() -> Any:
+    """KernelGatewayExecutor on a ``jupyter kernelgateway`` started once on 127.0.0.1 (the
+    gateway's own start is not counted: only the executor's, which starts a kernel)."""
+    import atexit
+    import os
+    import signal
+    import socket
+    import subprocess
+    import tempfile
+
+    from smolagents.remote_executors import KernelGatewayClient, KernelGatewayExecutor
+
+    if not _gateway_port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "JUPYTER_RUNTIME_DIR": tempfile.mkdtemp(prefix="kg-bench-")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kernel_gateway", "--KernelGatewayApp.ip=127.0.0.1",
+             f"--KernelGatewayApp.port={port}", "--KernelGatewayApp.port_retries=0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+        )  # fmt: skip
+        atexit.register(lambda: os.killpg(process.pid, signal.SIGTERM))
+        KernelGatewayClient("127.0.0.1", port).wait_ready(timeout=60)
+        _gateway_port.append(port)
+    return KernelGatewayExecutor([], None, port=_gateway_port[0])
+
+
+def _wasm() -> Any:
+    from smolagents.remote_executors import WasmExecutor
+
+    return WasmExecutor([], None)
+
+
 EXECUTORS: dict[str, Callable[[], Any]] = {
     "local": lambda: LocalPythonExecutor([]),
     "process": _process(keep_spare=True),
     "process (cold: no warm spare)": _process(keep_spare=False),
+    "kernel gateway": _kernel_gateway,
+    "wasm (Deno + Pyodide)": _wasm,
 }
 
 PAYLOAD = "x" * 100_000
