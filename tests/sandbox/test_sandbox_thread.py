@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from smolagents.errors import InterpreterError
+from smolagents.errors import InterpreterError, SandboxResourceError
 from smolagents.local_python_executor import LocalPythonExecutor
 
 _DEEP = 600_000  # an 8 MiB stack overflows at about 170,000 levels
@@ -193,3 +193,28 @@ def test_a_dropped_executor_ends_its_thread() -> None:
     gc.collect()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_call_stuck_outside_python_past_the_deadline_does_not_hang_the_caller() -> None:
+    # a host function that blocks without returning to Python plays a long C call that
+    # releases the GIL (a long numpy routine): the caller stops waiting after the grace period
+    release = threading.Event()
+    executor = LocalPythonExecutor(
+        [], additional_functions={"block": lambda: release.wait(60)}, timeout_seconds=0.5
+    )
+    start = time.monotonic()
+    with pytest.raises(SandboxResourceError, match="does not return to Python") as caught:
+        executor("x = 1\nblock()")
+    assert caught.value.limit == "timeout_seconds"
+    assert time.monotonic() - start < 30
+    with pytest.raises(InterpreterError, match="still running earlier code"):
+        executor("1 + 1")
+    release.set()  # the stuck call returns: the executor is usable again, its state kept
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert executor("x + 1").output == 2
+            break
+        except InterpreterError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)

@@ -467,7 +467,9 @@ class LocalPythonExecutor(PythonExecutor):
         except InterpreterError as error:
             error.logs = ""  # type: ignore[attr-defined]
             raise
-        return self._thread.run(lambda: self._run(compiled), self._runtime.trip_interrupt)
+        return self._thread.run(
+            lambda: self._run(compiled), self._runtime.trip_interrupt, self.limits.timeout_seconds
+        )
 
     def _run(self, compiled: _Compiled) -> CodeOutput:
         """One call, on the sandbox thread (see ``_worker``)."""

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InterpreterError
+from ..errors import InterpreterError, SandboxResourceError
 
 __all__ = ["SandboxThread", "stack_bytes_for"]
 
@@ -30,6 +31,8 @@ _MAX_STACK = 8 * 1024 * _MiB
 #: ``threading.stack_size`` is process-wide: set it and start the thread under one lock
 _stack_size_lock = threading.Lock()
 _STOP = object()
+#: how long past its time limit the caller waits for code that does not return to Python
+_GRACE_SECONDS = 2.0
 
 
 def stack_bytes_for(max_memory_bytes: int | None) -> int:
@@ -75,22 +78,50 @@ class SandboxThread:
         # answers to the worker's host calls
         self._to_worker: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._busy = threading.Lock()
+        #: the caller gave up on the running job (stuck past its deadline): the worker drops
+        #: its answer and frees the executor when it finally returns
+        self._abandoned = False
+        self._handoff = threading.Lock()
 
     # ------------------------------------------------------------------ caller side
-    def run(self, job: Callable[[], Any], on_interrupt: Callable[[], None]) -> Any:
+    def run(
+        self, job: Callable[[], Any], on_interrupt: Callable[[], None], timeout: float | None = None
+    ) -> Any:
         """Run ``job`` on the sandbox thread; ``on_interrupt`` asks it to stop early
-        (the caller got ``KeyboardInterrupt`` while waiting)."""
+        (the caller got ``KeyboardInterrupt`` while waiting).
+
+        With ``timeout`` (the sandbox's own limit), the caller stops waiting a grace period
+        after it: code stuck in one call that never returns to Python (a blocking host
+        function, a long numpy routine) cannot be stopped in-process, but it must not hang
+        the agent. The executor then refuses calls until that call returns. (A C call that
+        also holds the GIL, like ``==`` on huge shared tuples, blocks the caller too: only a
+        process boundary stops that.)"""
         if not self._busy.acquire(blocking=False):
-            raise InterpreterError(
-                "This executor is already running code: executor calls cannot be nested or concurrent."
-            )
+            raise InterpreterError(self._busy_message())
+        release = True
         try:
             self._ensure_started()
             self._jobs.put(job)
             interrupted: BaseException | None = None
+            patience = None if timeout is None else timeout + _GRACE_SECONDS + timeout / 10
+            waited_since = time.monotonic()
             while True:
                 try:
-                    message = self._to_caller.get()
+                    wait = (
+                        None if patience is None else max(0.0, patience - (time.monotonic() - waited_since))
+                    )
+                    message = self._to_caller.get(timeout=wait)
+                except queue.Empty:
+                    if self._abandon():
+                        release = False  # the worker releases it when the stuck call returns
+                        raise SandboxResourceError(
+                            f"Execution exceeded the time limit of {timeout} seconds and is stuck in a single "
+                            "call that does not return to Python (a C function or a blocking host function), "
+                            "which cannot be interrupted in-process. This executor is unusable until that call "
+                            "returns; use executor_type='process' (ProcessExecutor) to have such code killed.",
+                            limit="timeout_seconds",
+                        ) from None
+                    continue  # it finished just now
                 except BaseException as error:  # Ctrl-C while the sandbox runs
                     if interrupted is None:
                         interrupted = error
@@ -102,10 +133,12 @@ class SandboxThread:
                 if interrupted is not None:
                     self._to_worker.put(_Failure(interrupted))
                     continue
+                host_started = time.monotonic()
                 try:
                     answer: Any = function(*args, **kwargs)
                 except BaseException as error:
                     answer = _Failure(error)
+                waited_since += time.monotonic() - host_started  # tools' time is not the code's
                 self._to_worker.put(answer)
             if interrupted is not None:
                 raise interrupted
@@ -114,7 +147,25 @@ class SandboxThread:
                 raise result.error
             return result
         finally:
-            self._busy.release()
+            if release:
+                self._busy.release()
+
+    def _abandon(self) -> bool:
+        """Give up on the running job unless its answer is already there."""
+        with self._handoff:
+            if not self._to_caller.empty():
+                return False
+            self._abandoned = True
+            return True
+
+    def _busy_message(self) -> str:
+        if self._abandoned:
+            return (
+                "This executor is still running earlier code stuck in a single C-level call past its "
+                "time limit; it cannot be used until that call returns. Create a new executor, or use "
+                "executor_type='process' (ProcessExecutor), which kills such code."
+            )
+        return "This executor is already running code: executor calls cannot be nested or concurrent."
 
     def _ensure_started(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -155,7 +206,10 @@ class SandboxThread:
         """Run ``function`` on the caller's thread (from the worker); elsewhere call it directly."""
         if not self.on_worker:
             return function(*args, **kwargs)
-        self._to_caller.put(("host", function, args, kwargs))
+        with self._handoff:
+            if self._abandoned:
+                raise InterpreterError("The caller stopped waiting for this code (time limit exceeded)")
+            self._to_caller.put(("host", function, args, kwargs))
         answer = self._to_worker.get()
         if isinstance(answer, _Failure):
             raise answer.error
@@ -175,5 +229,10 @@ class SandboxThread:
             # 3.11's AST state is shared by threads: a traceback formatted here while the
             # caller compiles corrupts it).
             job = None
-            self._to_caller.put(("done", result))
+            with self._handoff:
+                if self._abandoned:  # nobody waits for this answer any more
+                    self._abandoned = False
+                    self._busy.release()
+                else:
+                    self._to_caller.put(("done", result))
             result = None
