@@ -31,12 +31,8 @@ class NoModelConfigured(Exception):
     """No flag and no environment variable says which model to use."""
 
 
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="smolagent",
-        description="Run a smolagents agent on a task. With no prompt, starts an interactive session.",
-    )
-    parser.add_argument("prompt", nargs="?", default=None, help="The task for the agent.")
+def _add_agent_arguments(parser: argparse.ArgumentParser, verbosity: int = 1) -> None:
+    """The model and agent flags, shared by the main command and ``smolagent batch``."""
     parser.add_argument(
         "--model-type", default=None, help="Model class, e.g. OpenAIModel, InferenceClientModel."
     )
@@ -56,10 +52,20 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--verbosity-level",
         type=int,
-        default=1,
+        default=verbosity,
         choices=[-1, 0, 1, 2],
-        help="-1 off, 0 errors, 1 info, 2 debug.",
+        help=f"-1 off, 0 errors, 1 info, 2 debug (default {verbosity}).",
     )
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="smolagent",
+        description="Run a smolagents agent on a task. With no prompt, starts an interactive session. "
+        "`smolagent batch --help` runs many tasks from a JSONL file.",
+    )
+    parser.add_argument("prompt", nargs="?", default=None, help="The task for the agent.")
+    _add_agent_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -161,6 +167,11 @@ def _build_agent(args: argparse.Namespace, model: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:
+        from .batch._cli import batch_main
+
+        return batch_main(argv[1:])
     args = parse_arguments(argv)
     try:
         model = build_model(args.model_type, args.model_id, args.api_base, args.api_key, args.provider)
