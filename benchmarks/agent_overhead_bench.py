@@ -1,0 +1,105 @@
+"""Agent overhead: construction time and per-step cost with a zero-latency scripted model.
+
+Run with ``.venv/bin/python benchmarks/agent_overhead_bench.py``. It prints:
+
+- first construction of a CodeAgent in a fresh interpreter (after ``import smolagents``),
+  which includes loading the sandbox, Jinja, the YAML prompts and rich's console (issue 8
+  target: at most 30 ms), and of a ToolCallingAgent;
+- later constructions (everything already loaded and cached);
+- per-step overhead: runs of 5 steps on a model that answers at once (the time of many
+  runs divided by their steps), for CodeAgent (trivial code) and ToolCallingAgent (a
+  trivial tool call) — target for CodeAgent: at most 0.5 ms. (Long runs cost more per step:
+  every step replays the whole memory into messages.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+_FIRST = """
+import time
+import smolagents
+from smolagents.testing import ScriptedModel
+start = time.perf_counter()
+smolagents.{cls}(tools=[], model=ScriptedModel([]))
+print((time.perf_counter() - start) * 1000)
+"""
+
+
+def first_construction_ms(cls: str, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", _FIRST.format(cls=cls)], capture_output=True, text=True, check=True
+        )
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+def later_construction_ms(cls: type, repeats: int) -> float:
+    from smolagents.testing import ScriptedModel
+
+    cls(tools=[], model=ScriptedModel([]))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        cls(tools=[], model=ScriptedModel([]))
+    return (time.perf_counter() - start) * 1000 / repeats
+
+
+def per_step_ms(kind: str, runs: int, steps: int = 5) -> float:
+    from smolagents import CodeAgent, LogLevel, ToolCallingAgent, tool
+    from smolagents.testing import ScriptedModel
+
+    @tool
+    def noop(x: int) -> int:
+        """Return x.
+
+        Args:
+            x: a number.
+        """
+        return x
+
+    if kind == "CodeAgent":
+        replies = ["Thought: go.\n<code>\nx = noop(1)\n</code>"] * (steps - 1)
+        replies.append("<code>\nfinal_answer(x)\n</code>")
+        agent = CodeAgent(tools=[noop], model=ScriptedModel(replies * runs), max_steps=steps + 1)
+    else:
+        replies = [ScriptedModel.tool_call("noop", {"x": 1})] * (steps - 1)
+        replies.append(ScriptedModel.tool_call("final_answer", {"answer": 1}))
+        agent = ToolCallingAgent(tools=[noop], model=ScriptedModel(replies * runs), max_steps=steps + 1)
+    agent.logger.level = LogLevel.OFF
+    start = time.perf_counter()
+    for _ in range(runs):
+        agent.run("go")
+    return (time.perf_counter() - start) * 1000 / (runs * steps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    repeats, runs = (3, 40) if args.quick else (7, 200)
+    from smolagents import CodeAgent, ToolCallingAgent
+
+    print(f"{'measure':<44}{'CodeAgent':>12}{'ToolCallingAgent':>18}")
+    print(
+        f"{'first construction, fresh process (ms)':<44}"
+        f"{first_construction_ms('CodeAgent', repeats):>12.1f}{first_construction_ms('ToolCallingAgent', repeats):>18.1f}"
+    )
+    print(
+        f"{'later constructions (ms)':<44}"
+        f"{later_construction_ms(CodeAgent, 20):>12.2f}{later_construction_ms(ToolCallingAgent, 20):>18.2f}"
+    )
+    code = min(per_step_ms("CodeAgent", runs) for _ in range(3))
+    calling = min(per_step_ms("ToolCallingAgent", runs) for _ in range(3))
+    print(f"{'per-step overhead, zero-latency model (ms)':<44}{code:>12.3f}{calling:>18.3f}")
+    print("\ntargets (issue 8): first CodeAgent construction <= 30 ms, CodeAgent step <= 0.5 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
