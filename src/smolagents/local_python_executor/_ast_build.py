@@ -124,6 +124,12 @@ def fast_test(owner: str, private: bool) -> ast.Compare:
     return ast.Compare(left=call("__sb_type__", load(owner)), ops=[ast.In()], comparators=[load(table)])
 
 
+def ticked(iterable: ast.expr) -> ast.Call:
+    """``compress(iterable, __sb_tk__)``: the same items, one loop tick drawn per item at C
+    speed (the tick stream runs the slow-path checks every chunk and stops when tripped)."""
+    return ast.copy_location(call("__sb_compress__", iterable, load("__sb_tk__")), iterable)
+
+
 def tick_test() -> ast.Call:
     return call("__sb_next__", load("__sb_it__"), ast.Constant(True))
 

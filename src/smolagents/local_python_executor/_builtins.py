@@ -12,6 +12,7 @@ tick so C consumers stay preemptible. ``eval``, ``exec``, ``compile``, ``open``,
 from __future__ import annotations
 
 import builtins
+import itertools
 import operator
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -412,6 +413,8 @@ def build_builtins(
             "__name__": "__main__",
             # helpers referenced by rewritten code
             "__sb_next__": builtins.next,
+            "__sb_compress__": itertools.compress,
+            "__sb_tk__": rt.loop_ticks,
             "__sb_type__": builtins.type,
             "__sb_int__": builtins.int,
             "__sb_list__": builtins.list,

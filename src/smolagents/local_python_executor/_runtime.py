@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
-from itertools import repeat
+from collections.abc import Callable, Iterator
+from itertools import chain, repeat
 from typing import Any, NoReturn
 
 from ..errors import InterpreterError, SandboxResourceError, SandboxSecurityError
@@ -112,6 +112,10 @@ class Runtime:
     def __init__(self, limits: SandboxLimits) -> None:
         self.limits = limits
         self.builtins: dict[str, Any] = {"__sb_it__": EMPTY_TICKS}
+        #: ticks for loops: ``for x in compress(it, loop_ticks)`` draws one per iteration at
+        #: C speed; a chunk is a list the stopping paths clear, so loops stop at once
+        self._loop_chunk: list[bool] = []
+        self.loop_ticks = chain.from_iterable(map(self._next_loop_chunk, repeat(None)))
         #: the executor's state dict (the sandbox's globals) during a call
         self.state: dict[str, Any] = {}
         self.owner: int | None = None
@@ -172,7 +176,7 @@ class Runtime:
             raise
 
     def end(self) -> None:
-        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._stop_ticks()
         try:
             for _enter, exit_ in reversed(self.call_hooks):
                 try:
@@ -218,6 +222,27 @@ class Runtime:
 
     def slow_tick(self) -> None:
         """Run when the tick iterator is empty: refill, or stop the sandbox."""
+        self._check()
+        self._refill()
+
+    def _next_loop_chunk(self, _: Any) -> Iterator[bool]:
+        """The next chunk of loop ticks, after the same checks as ``slow_tick``."""
+        self._check()
+        if self.ops_left is None:
+            grant = TICK_CHUNK
+        else:
+            grant = min(TICK_CHUNK, self.ops_left)
+            self.ops_left -= grant
+        chunk = self._loop_chunk = [True] * grant
+        if self.pending is not None:  # the watchdog tripped while this ran
+            chunk.clear()
+        return iter(chunk)
+
+    def _stop_ticks(self) -> None:
+        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._loop_chunk.clear()
+
+    def _check(self) -> None:
         if self.owner != _get_ident():
             raise _outside("Code defined in the sandbox cannot run outside an executor call")
         if self.pending is not None:
@@ -256,7 +281,6 @@ class Runtime:
                     limit="max_recursion_depth",
                 )
             )
-        self._refill()
 
     def slow_true(self) -> bool:
         """Slow path for ticks inside comprehension conditions (must evaluate true)."""
@@ -282,13 +306,13 @@ class Runtime:
                 "(SandboxLimits.timeout_seconds)",
                 limit="timeout_seconds",
             )
-        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._stop_ticks()
 
     def trip_interrupt(self) -> None:
         """The caller was interrupted (Ctrl-C) while waiting: stop at the next tick."""
         if self.pending is None:
             self.pending = InterpreterError("Execution was interrupted (KeyboardInterrupt)")
-        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._stop_ticks()
 
     def trip_memory(self, grown: int) -> None:
         if self.pending is None:
@@ -297,7 +321,7 @@ class Runtime:
                 f"{(self.memory_cap or 0) // 2**20} MiB (SandboxLimits.max_memory_bytes)",
                 limit="max_memory_bytes",
             )
-        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._stop_ticks()
 
     def abort(self, error: InterpreterError) -> NoReturn:
         """Stop the running call with ``error``; later ticks keep re-raising it.
@@ -309,7 +333,7 @@ class Runtime:
             raise _outside(error.message)
         if self.pending is None:
             self.pending = error
-        self.builtins["__sb_it__"] = EMPTY_TICKS
+        self._stop_ticks()
         raise SandboxAbort(self.pending)
 
     def security(self, message: str) -> NoReturn:

@@ -38,6 +38,7 @@ from ._ast_build import (
     tick_condition,
     tick_statement,
     tick_test,
+    ticked,
 )
 from ._hoist import hoist_receiver_checks, stable_parameters
 from ._policy import (
@@ -418,7 +419,11 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             if index == 0:
                 self.scopes.append(("comprehension", ""))
             generator.target = self.visit(generator.target)
-            generator.ifs = [tick_condition(), *(self.visit(condition) for condition in generator.ifs)]
+            ifs = [self.visit(condition) for condition in generator.ifs]
+            if self.in_function():
+                generator.ifs = [tick_condition(), *ifs]
+            else:
+                generator.iter, generator.ifs = ticked(generator.iter), ifs
         for field in elements:
             setattr(node, field, self.visit(getattr(node, field)))
         self.scopes.pop()
@@ -437,18 +442,42 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
         return self.comprehension(node, ["key", "value"])
 
     # ------------------------------------------------------------------ control flow
+    def in_function(self) -> bool:
+        """Inside a function, loops may be short and entered often (``for d in range(2, k)``
+        in a helper called per item): a tick statement per iteration costs nothing on entry.
+        At module level loops run once per call and are long: drawing ticks at C speed with
+        ``compress`` costs a little on entry and much less per iteration."""
+        return any(kind in ("function", "lambda") for kind, _ in self.scopes)
+
     def visit_For(self, node: ast.For) -> ast.For:
         node.target = self.visit(node.target)
         node.iter = self.visit(node.iter)
-        node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
+        if self.in_function():
+            node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
+        else:
+            node.iter = ticked(node.iter)
+            node.body = self.body(node.body)
         node.orelse = self.body(node.orelse)
         return node
 
-    def visit_While(self, node: ast.While) -> ast.While:
+    def visit_While(self, node: ast.While) -> ast.stmt:
         node.test = self.visit(node.test)
-        node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
+        node.body = self.body(node.body)
         node.orelse = self.body(node.orelse)
-        return node
+        if node.orelse:  # ``break`` in the else clause belongs to an enclosing loop: keep it a while
+            node.body = [ast.copy_location(tick_statement(), node), *node.body]
+            return node
+        # ``while test: body`` as ``for _ in ticks: if not test: break; body``: one C-level tick
+        # per iteration instead of a call
+        stop = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=node.test), body=[ast.Break()], orelse=[])
+        loop = ast.For(
+            target=store("__sb_w__"),
+            iter=load("__sb_tk__"),
+            body=[ast.copy_location(stop, node.test), *node.body],
+            orelse=[],
+            type_comment=None,
+        )
+        return ast.copy_location(loop, node)
 
     def visit_With(self, node: ast.With) -> ast.With:
         for item in node.items:
