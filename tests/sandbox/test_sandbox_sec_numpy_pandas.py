@@ -13,13 +13,12 @@ import sys
 import textwrap
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from smolagents.errors import InterpreterError, SandboxSecurityError
 from smolagents.local_python_executor import LocalPythonExecutor
-
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
 
 pytestmark = pytest.mark.timeout(60)
 

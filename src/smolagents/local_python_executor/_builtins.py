@@ -87,19 +87,21 @@ _SUM_CHUNK = 4096
 class _CheckedMeta(type):
     """Metaclass of the stand-ins for builtin types whose constructors need checks."""
 
+    _sb_real: tuple[type, ...]  # set in each stand-in's namespace: the real type(s) it stands for
+
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, cls._sb_real)  # type: ignore[attr-defined]
+        return isinstance(obj, cls._sb_real)
 
     def __subclasscheck__(cls, sub: Any) -> bool:
-        return isinstance(sub, type) and issubclass(sub, cls._sb_real)  # type: ignore[attr-defined]
+        return isinstance(sub, type) and issubclass(sub, cls._sb_real)
 
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(cls._sb_real[0], name)  # type: ignore[attr-defined]
+        return getattr(cls._sb_real[0], name)
 
     def __repr__(cls) -> str:
-        return repr(cls._sb_real[0])  # type: ignore[attr-defined]
+        return repr(cls._sb_real[0])
 
 
 def _stand_in(real: tuple[type, ...], make: Callable[..., Any]) -> type:
@@ -392,6 +394,7 @@ def build_builtins(
     namespace.update(
         {
             "range": range_,
+            "__sb_range__": make_range,  # ``range(...)`` calls where the code never rebinds ``range``
             "bytes": bytes_,
             "bytearray": bytearray_,
             "type": safe_type,

@@ -438,7 +438,7 @@ def _numpy_base(gateway: Any, np: Any, data: DataLibs) -> dict[int, tuple[Any, A
     return base
 
 
-class _LazyOverrides(dict):  # type: ignore[type-arg]
+class _LazyOverrides(dict[str, Any]):
     """An override table decided name by name on first lookup (no scan of the module)."""
 
     def __init__(self, decide: Callable[[str], Any]) -> None:

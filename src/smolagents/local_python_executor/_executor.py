@@ -97,6 +97,10 @@ class _ToolProxy(SealedProxy):
     """A tool or managed agent as the sandbox sees it: callable, ``name``/``description`` only."""
 
     __slots__ = ("_sb_call", "_sb_via", "description", "name")
+    _sb_call: Callable[..., Any]
+    _sb_via: Callable[..., Any]
+    description: str
+    name: str
 
     def __init__(self, token: object, name: str, call: Callable[..., Any], via: Callable[..., Any]) -> None:
         if token is not _TOOL_TOKEN:
@@ -313,7 +317,7 @@ class LocalPythonExecutor(PythonExecutor):
         max_memory_bytes: int | None = _UNSET,
         allow_data_io: bool = False,
     ) -> None:
-        overrides = {
+        overrides: dict[str, Any] = {
             name: value
             for name, value in (
                 ("timeout_seconds", timeout_seconds),
@@ -477,8 +481,8 @@ class LocalPythonExecutor(PythonExecutor):
         state = self.state
         try:
             rt.begin()
-        except InterpreterError as error:
-            error.logs = ""  # type: ignore[attr-defined]
+        except InterpreterError as exc:
+            exc.logs = ""  # type: ignore[attr-defined]
             raise
         rt.state = state
         state["__builtins__"] = rt.builtins
@@ -518,8 +522,8 @@ class LocalPythonExecutor(PythonExecutor):
         pending: InterpreterError | None,
     ) -> InterpreterError:
         line = _failing_line(error, compiled.lines) if error is not None else ""
-        if pending is not None or isinstance(cause, SandboxAbort):
-            inner = pending if pending is not None else cause.error  # type: ignore[attr-defined]
+        inner = pending if pending is not None else cause.error if isinstance(cause, SandboxAbort) else None
+        if inner is not None:
             kind: type[InterpreterError] = type(inner)
             name, message = kind.__name__, inner.message
         else:
@@ -531,8 +535,8 @@ class LocalPythonExecutor(PythonExecutor):
                 message = "<exception message could not be computed>"
         where = f" at line '{line}'" if line else ""
         text = f"Code execution failed{where} due to: {name}: {message}"
-        if kind is SandboxResourceError:
-            result: InterpreterError = SandboxResourceError(text, limit=inner.limit)  # type: ignore[attr-defined]
+        if isinstance(inner, SandboxResourceError) and kind is SandboxResourceError:
+            result: InterpreterError = SandboxResourceError(text, limit=inner.limit)
         else:
             result = kind(text)
         result.logs = logs  # type: ignore[attr-defined]

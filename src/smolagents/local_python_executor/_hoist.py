@@ -15,7 +15,7 @@ import ast
 
 from ._ast_build import load, store
 
-__all__ = ["hoist_receiver_checks", "stable_parameters"]
+__all__ = ["bound_names", "hoist_receiver_checks", "stable_parameters"]
 
 _TABLES = ("__sb_fast__", "__sb_pfast__")
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
@@ -44,6 +44,38 @@ def stable_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             names.discard(sub.name)
         elif isinstance(sub, ast.MatchMapping) and sub.rest:
             names.discard(sub.rest)
+    return names
+
+
+#: nodes that bind their ``name`` (a function/class name, ``except ... as``, a pattern capture)
+_NAMED_BINDERS = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.ExceptHandler,
+    ast.MatchAs,
+    ast.MatchStar,
+)
+
+
+def bound_names(tree: ast.AST) -> set[str]:
+    """Every name the code binds anywhere, in any scope (assignments, parameters, imports,
+    definitions, ``except ... as``, pattern captures, ``global``/``nonlocal``)."""
+    names: set[str] = set()
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+            names.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            names.add(sub.arg)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            names.update(sub.names)
+        elif isinstance(sub, ast.alias):
+            names.add((sub.asname or sub.name).split(".")[0])
+        elif isinstance(sub, _NAMED_BINDERS):
+            if sub.name:  # None for a bare ``except:`` / ``case _:`` / ``*_``
+                names.add(sub.name)
+        elif isinstance(sub, ast.MatchMapping) and sub.rest:
+            names.add(sub.rest)
     return names
 
 

@@ -422,9 +422,10 @@ _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _percent_cache: dict[tuple[str | bytes, int], bool] = {}
 
 
-def check_percent_format(fmt: str | bytes, args: Any, limits: SandboxLimits) -> None:
+def check_percent_format(fmt: str | bytes | bytearray, args: Any, limits: SandboxLimits) -> None:
     """Refuse ``'%10000000000d' % x`` style padding bombs, including ``*`` widths."""
-    key = (fmt, limits.max_sequence_length)
+    # a bytearray is unhashable: its cache key is an immutable copy
+    key = (bytes(fmt) if isinstance(fmt, bytearray) else fmt, limits.max_sequence_length)
     uses_star = _percent_cache.get(key)
     if uses_star is None:
         text = fmt.decode("latin-1") if isinstance(fmt, (bytes, bytearray)) else fmt

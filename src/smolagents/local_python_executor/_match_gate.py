@@ -11,6 +11,7 @@ mixin of :class:`~._security.AttributeGuard` and relies on its ``rt``, ``real_ty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._policy import BLOCKED_ATTRIBUTES
@@ -30,8 +31,10 @@ class _MatchGate(type):
     """Stands for a class in a ``match`` class pattern: ``isinstance`` (which CPython's
     MATCH_CLASS calls first) also vets every attribute the pattern is about to read."""
 
+    _sb_check: Callable[[Any], bool]  # set in each gate's namespace
+
     def __instancecheck__(cls, subject: Any) -> bool:
-        return cls._sb_check(subject)  # type: ignore[attr-defined,no-any-return]
+        return cls._sb_check(subject)
 
 
 class MatchPatternGate:

@@ -499,7 +499,9 @@ class ModuleGateway:
     def _queue(self) -> dict[str, Any]:
         rt = self.rt
 
-        def bounded(method: Callable[..., Any], block: bool, timeout: Any, empty: type, *args: Any) -> Any:
+        def bounded(
+            method: Callable[..., Any], block: bool, timeout: Any, empty: type[BaseException], *args: Any
+        ) -> Any:
             if not block:
                 return method(*args, False)
             remaining = rt.remaining_time()
@@ -520,13 +522,15 @@ class ModuleGateway:
                 raise
 
         def bounded_class(base: type) -> type:
+            klass: Any  # the class made below (Any: mypy cannot follow super() through a type() call)
+
             def get(self: Any, block: bool = True, timeout: Any = None) -> Any:
-                return bounded(super(klass, self).get, block, timeout, queue.Empty)
+                return bounded(super(klass, self).get, block, timeout, queue.Empty)  # type: ignore[misc]
 
             def put(self: Any, item: Any, block: bool = True, timeout: Any = None) -> None:
                 if base is queue.SimpleQueue:
                     return base.put(self, item)
-                return bounded(super(klass, self).put, block, timeout, queue.Full, item)
+                return bounded(super(klass, self).put, block, timeout, queue.Full, item)  # type: ignore[misc]
 
             def join(self: Any) -> None:
                 if getattr(self, "unfinished_tasks", 0):

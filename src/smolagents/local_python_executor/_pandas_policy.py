@@ -159,7 +159,7 @@ def check_dispatch_names(
             pass
         np = sys.modules.get("numpy")
         fallback = getattr(np, name, None) if np is not None else None
-        if fallback is not None and not isinstance(fallback, np.ufunc):
+        if fallback is not None and np is not None and not isinstance(fallback, np.ufunc):
             guard.rt.security(
                 f"{label}() with the name '{name}' would call numpy.{name} by name; only ufunc names "
                 f"(e.g. 'sqrt') are resolved on numpy. Pass the function itself, e.g. np.{name}"

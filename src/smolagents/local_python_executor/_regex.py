@@ -33,12 +33,12 @@ from typing import Any
 from ._limits import SandboxLimits, check_length, resource_error
 from ._runtime import Runtime
 
-try:  # Python 3.11+
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+if sys.version_info >= (3, 11):
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+else:  # pragma: no cover - Python 3.10
+    import sre_constants
+    import sre_parse
 
 __all__ = ["RegexGuard", "SandboxPattern", "analyse_pattern"]
 
@@ -53,6 +53,14 @@ _STEP_BUDGET = 10**8
 
 
 # --------------------------------------------------------------------------- analysis
+
+
+def _is_code(value: int) -> Callable[[str], bool]:
+    return lambda c: ord(c) == value
+
+
+def _in_range(lo: int, hi: int) -> Callable[[str], bool]:
+    return lambda c: lo <= ord(c) <= hi
 
 
 def _category(code: Any) -> Callable[[str], bool]:
@@ -86,9 +94,9 @@ def _chars(item: tuple[Any, Any]) -> frozenset[str]:
             if sub_op == _C.NEGATE:
                 negate = True
             elif sub_op == _C.LITERAL:
-                tests.append(lambda c, v=sub_av: ord(c) == v)
+                tests.append(_is_code(sub_av))
             elif sub_op == _C.RANGE:
-                tests.append(lambda c, lo=sub_av[0], hi=sub_av[1]: lo <= ord(c) <= hi)
+                tests.append(_in_range(sub_av[0], sub_av[1]))
             elif sub_op == _C.CATEGORY:
                 tests.append(_category(sub_av))
             else:
@@ -232,7 +240,7 @@ def _suspicious(body: Any) -> bool:
 def analyse_pattern(pattern: str | bytes, flags: int = 0) -> tuple[str | None, int]:
     """(reason to refuse or None, backtracking degree ``k``; 0 means linear)."""
     text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
-    data = list(sre_parse.parse(text, flags))
+    data = list(sre_parse.parse(text, flags).data)
     degree = 0
     for item, seq in _walk(data):
         if not _unbounded(item):
@@ -294,7 +302,7 @@ def _captures_in_lookaround(pattern: Any, flags: int) -> bool:
     ``sub`` results can then be quadratic in the subject (``(?=(a*))``)."""
     text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
     try:
-        data = list(sre_parse.parse(text, flags))
+        data = list(sre_parse.parse(text, flags).data)
     except Exception:  # re raises its own error
         return False
     for item, _ in _walk(data):
@@ -398,12 +406,12 @@ class RegexGuard:
                 return out
 
         elif isinstance(repl, (str, bytes)) and repl and isinstance(subject, (str, bytes)):
-            refs = repl.count("\\" if isinstance(repl, str) else b"\\")
+            refs = repl.count("\\") if isinstance(repl, str) else repl.count(b"\\")
             self.check_captures(pattern, method, subject, max(refs, 1))
             matches = len(subject) + 1
             if count > 0:
                 matches = min(matches, count)
-            refs = repl.count("\\" if isinstance(repl, str) else b"\\")
+            refs = repl.count("\\") if isinstance(repl, str) else repl.count(b"\\")
             if len(subject) + matches * len(repl) + refs * len(subject) > limits.max_sequence_length:
                 matches = sum(1 for _ in self.run(pattern, "finditer", subject, (subject,)))
                 if count > 0:

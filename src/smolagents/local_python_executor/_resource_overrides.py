@@ -25,7 +25,7 @@ import operator
 import random
 import statistics
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, SupportsIndex
 
 from ._limits import SandboxLimits, check_int_bits, check_int_work, check_length, resource_error
 from ._ops import check_division
@@ -310,7 +310,7 @@ def itertools_overrides(guard: ChainGuard, runtime: Runtime) -> dict[str, Any]:
 def random_overrides(limits: SandboxLimits) -> dict[str, Any]:
     """A private generator for the module functions, and size-checked generator classes."""
 
-    def checked_class(base: type) -> type:
+    def checked_class(base: type[random.Random]) -> type:
         def getrandbits(self: Any, k: int) -> int:
             check_int_bits(k, limits, "random.getrandbits()")
             return base.getrandbits(self, k)
@@ -395,7 +395,7 @@ def statistics_overrides(limits: SandboxLimits) -> dict[str, Any]:
     class NormalDist(statistics.NormalDist):
         __module__ = "statistics"
 
-        def samples(self, n: int, *, seed: Any = None) -> list[float]:
+        def samples(self, n: SupportsIndex, *, seed: Any = None) -> list[float]:
             check_length(operator.index(n), limits, "NormalDist.samples()")
             return super().samples(n, seed=seed)
 

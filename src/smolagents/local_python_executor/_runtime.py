@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import chain, repeat
+from types import FrameType
 from typing import Any, NoReturn
 
 from ..errors import InterpreterError, SandboxResourceError, SandboxSecurityError
@@ -79,7 +80,7 @@ def _outside(message: str) -> OutsideCallError:
     )
 
 
-class ClassRegistry(set):  # type: ignore[type-arg]
+class ClassRegistry(set[type]):
     """The set of sandbox-made classes; ``add`` first runs the registered checks on the class.
 
     ``build_class`` registers every class a ``class`` statement creates, so this is the one
@@ -99,7 +100,7 @@ class ClassRegistry(set):  # type: ignore[type-arg]
 
 def _stack_depth() -> int:
     depth = 0
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         depth += 1
         frame = frame.f_back

@@ -376,7 +376,7 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
                 return value
             rt.security(f"Access to attribute '{name}' is not allowed here")
         if isinstance(obj, super):
-            owner = obj.__self_class__
+            owner = obj.__self_class__  # type: ignore[attr-defined]  # not in typeshed
             if owner is not None and rt.is_sandbox_class(owner):
                 return self.vet(getattr(obj, name))
         elif (

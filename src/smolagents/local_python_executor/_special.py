@@ -119,8 +119,8 @@ class SpecialAttributes:
     allow_data_io: bool
     _format_plans: dict[tuple[str, int], bool]
 
-    def ga(self, obj: Any, name: str) -> Any:  # provided by AttributeGuard
-        raise NotImplementedError
+    #: provided by AttributeGuard (a per-instance closure, ``self.ga = self._make_ga()``)
+    ga: Callable[[Any, str], Any]
 
     def resolve(self, obj: Any, name: Any) -> Any:  # provided by AttributeGuard
         raise NotImplementedError
@@ -162,7 +162,8 @@ class SpecialAttributes:
 
     def _size_checked_attr(self, obj: Any, name: str) -> Any:
         """``replace``/``expandtabs``/``translate``/``join``/``to_bytes`` with size estimates."""
-        owner_types: tuple[type, ...] = (int,) if name == "to_bytes" else _STRINGISH
+        # type[Any]: the isinstance check below keeps ``obj`` as Any for the closures
+        owner_types: tuple[type[Any], ...] = (int,) if name == "to_bytes" else _STRINGISH
         if obj in owner_types:
             return lambda self_, *args, **kwargs: self._bound_checked(obj, self_, name)(*args, **kwargs)
         if not isinstance(obj, owner_types):

@@ -13,7 +13,8 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+from typing import Any, Literal
 
 from ._policy import SANDBOX_FILENAME
 
@@ -98,7 +99,8 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
     }
 
     class Formatter(logging.Formatter, SandboxMade):
-        def __init__(self, fmt: Any = None, datefmt: Any = None, style: str = "%", validate: bool = True,
+        def __init__(self, fmt: Any = None, datefmt: Any = None, style: Literal["%", "{", "$"] = "%",
+                     validate: bool = True,
                      *, defaults: Any = None) -> None:  # fmt: skip
             if style not in styles:
                 raise ValueError("Style must be one of: " + ",".join(styles))
@@ -126,7 +128,7 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
     class Manager(logging.Manager, SandboxMade):
         pass
 
-    manager = Manager(None)
+    manager = Manager(None)  # type: ignore[arg-type]  # its root is set below, as logging does
 
     class Logger(logging.Logger, SandboxMade):
         def makeRecord(self, name: Any, level: Any, fn: Any, lno: Any, msg: Any, args: Any, exc_info: Any,
@@ -140,7 +142,7 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
 
         def findCaller(self, stack_info: bool = False, stacklevel: int = 1) -> Any:
             frames = []
-            frame = sys._getframe(1)
+            frame: FrameType | None = sys._getframe(1)
             while frame is not None:  # only the sandbox's own frames, never the host's
                 if frame.f_code.co_filename == SANDBOX_FILENAME:
                     frames.append(frame)
@@ -175,10 +177,11 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
             return getLogger, ()
 
     root = RootLogger(logging.WARNING)
-    manager.root = root
+    # the sandbox's RootLogger derives from its own Logger, not from logging.RootLogger
+    manager.root = root  # type: ignore[assignment]
     manager.loggerClass = Logger
     Logger.manager = manager
-    Logger.root = root
+    Logger.root = root  # type: ignore[assignment]
     for kind in (
         LogRecord,
         PercentStyle,
@@ -232,7 +235,7 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
 
     def disable(level: int = logging.CRITICAL) -> None:
         manager.disable = level
-        manager._clear_cache()
+        manager._clear_cache()  # type: ignore[attr-defined]  # private, not in typeshed
 
     def setLoggerClass(klass: Any) -> None:
         if not (isinstance(klass, type) and issubclass(klass, Logger)):
@@ -246,8 +249,10 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
         level_names[level] = name
         name_levels[name] = level
 
-    def getLevelNamesMapping() -> dict[str, int]:
-        return {**logging.getLevelNamesMapping(), **name_levels}
+    if sys.version_info >= (3, 11):  # as in the real module
+
+        def getLevelNamesMapping() -> dict[str, int]:
+            return {**logging.getLevelNamesMapping(), **name_levels}
 
     def getLevelName(level: Any) -> Any:
         if level in name_levels:
@@ -282,10 +287,11 @@ def logging_overrides(gateway: Any) -> dict[str, Any]:
         "makeLogRecord": lambda attributes: _make_record(factory[0], attributes),
         "addLevelName": addLevelName,
         "getLevelName": getLevelName,
-        "getLevelNamesMapping": getLevelNamesMapping,
         "shutdown": shutdown,
         "captureWarnings": captureWarnings,
     }
+    if sys.version_info >= (3, 11):
+        table["getLevelNamesMapping"] = getLevelNamesMapping
     table.update(
         {
             name: module_level(name)

@@ -24,10 +24,11 @@ import decimal
 import enum
 import functools
 import re
+import sys
 import timeit
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from ._policy import BLOCKED_ATTRIBUTES
 from ._stdlib_logging import HOST_STATE_TYPES, logging_overrides
@@ -112,10 +113,12 @@ def _typing(gateway: Any) -> dict[str, Any]:
         for name in ("final", "runtime_checkable", "no_type_check", "overload")
     }
 
-    def dataclass_transform(**options: Any) -> Callable[[Any], Any]:
-        return _owned_only(gateway, typing.dataclass_transform(**options), "typing.dataclass_transform")
+    if sys.version_info >= (3, 11):  # as in the real module
 
-    table["dataclass_transform"] = dataclass_transform
+        def dataclass_transform(**options: Any) -> Callable[[Any], Any]:
+            return _owned_only(gateway, typing.dataclass_transform(**options), "typing.dataclass_transform")
+
+        table["dataclass_transform"] = dataclass_transform
     return table
 
 
@@ -161,19 +164,21 @@ def _abc(gateway: Any) -> dict[str, Any]:
 
 
 def _enum(gateway: Any) -> dict[str, Any]:
-    def global_enum(cls: Any, update_str: bool = False) -> Any:
-        """``enum.global_enum`` that exports the members into the sandbox's globals (not the
-        host's ``__main__``, which ``sys.modules[cls.__module__]`` would be)."""
-        if not gateway.rt.is_sandbox_class(cls) or not isinstance(cls, enum.EnumType):
-            _refuse(gateway, "enum.global_enum() only works on enums defined in the sandbox")
-        clash = gateway.protected() & set(cls.__members__)
-        if clash:
-            _refuse(gateway, f"enum.global_enum() would overwrite the tools {sorted(clash)}")
-        cls.__repr__ = enum.global_flag_repr if issubclass(cls, enum.Flag) else enum.global_enum_repr
-        if not issubclass(cls, enum.ReprEnum) or update_str:
-            cls.__str__ = enum.global_str
-        gateway.state().update(cls.__members__)
-        return cls
+    if sys.version_info >= (3, 11):  # global_enum and the names it uses are new in 3.11
+
+        def global_enum(cls: Any, update_str: bool = False) -> Any:
+            """``enum.global_enum`` that exports the members into the sandbox's globals (not the
+            host's ``__main__``, which ``sys.modules[cls.__module__]`` would be)."""
+            if not gateway.rt.is_sandbox_class(cls) or not isinstance(cls, enum.EnumType):
+                _refuse(gateway, "enum.global_enum() only works on enums defined in the sandbox")
+            clash = gateway.protected() & set(cls.__members__)
+            if clash:
+                _refuse(gateway, f"enum.global_enum() would overwrite the tools {sorted(clash)}")
+            cls.__repr__ = enum.global_flag_repr if issubclass(cls, enum.Flag) else enum.global_enum_repr
+            if not issubclass(cls, enum.ReprEnum) or update_str:
+                cls.__str__ = enum.global_str
+            gateway.state().update(cls.__members__)
+            return cls
 
     def functional(real: type) -> Any:
         def create(*args: Any, **kwargs: Any) -> Any:
@@ -185,7 +190,8 @@ def _enum(gateway: Any) -> dict[str, Any]:
 
     bases = ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag", "ReprEnum")
     table: dict[str, Any] = {name: functional(getattr(enum, name)) for name in bases if hasattr(enum, name)}
-    table["global_enum"] = global_enum
+    if sys.version_info >= (3, 11):
+        table["global_enum"] = global_enum
     return table
 
 
@@ -240,7 +246,7 @@ def _csv(gateway: Any) -> dict[str, Any]:
             super().__init__(f, fieldnames, restkey, restval, resolve(dialect), *args, **kwds)
 
     class DictWriter(csv.DictWriter, _SandboxMade):
-        def __init__(self, f: Any, fieldnames: Any, restval: Any = "", extrasaction: str = "raise",
+        def __init__(self, f: Any, fieldnames: Any, restval: Any = "", extrasaction: Literal["raise", "ignore"] = "raise",
                      dialect: Any = "excel", *args: Any, **kwds: Any) -> None:  # fmt: skip
             super().__init__(f, fieldnames, restval, extrasaction, resolve(dialect), *args, **kwds)
 
@@ -306,11 +312,13 @@ def _timeit(gateway: Any) -> dict[str, Any]:
     Timer.__module__ = "timeit"
 
     def timeit_(stmt: Any = "pass", setup: Any = "pass", timer: Any = timeit.default_timer,
-                number: int = timeit.default_number, globals: Any = None) -> float:  # fmt: skip
+                number: int = timeit.default_number,  # type: ignore[attr-defined]  # not in typeshed
+                globals: Any = None) -> float:  # fmt: skip
         return Timer(stmt, setup, timer).timeit(number)
 
     def repeat(stmt: Any = "pass", setup: Any = "pass", timer: Any = timeit.default_timer,
-               repeat: int = timeit.default_repeat, number: int = timeit.default_number,
+               repeat: int = timeit.default_repeat,  # type: ignore[attr-defined]  # not in typeshed
+               number: int = timeit.default_number,  # type: ignore[attr-defined]
                globals: Any = None) -> list[float]:  # fmt: skip
         return Timer(stmt, setup, timer).repeat(repeat, number)
 
@@ -379,7 +387,7 @@ def _functools(gateway: Any) -> dict[str, Any]:
                 return native(annotation_class(cls), cls)
             return native(cls, func) if func is not None else native(cls)
 
-        dispatcher.register = register
+        dispatcher.register = register  # type: ignore[method-assign]  # the sandbox's checked register
         return dispatcher
 
     class singledispatchmethod(functools.singledispatchmethod, _SandboxMade):

@@ -40,7 +40,7 @@ from ._ast_build import (
     tick_test,
     ticked,
 )
-from ._hoist import hoist_receiver_checks, stable_parameters
+from ._hoist import bound_names, hoist_receiver_checks, stable_parameters
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
     ALLOWED_DUNDER_DEFINITIONS,
@@ -94,6 +94,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
         self.iterable_depth = 0
         #: statements to run before the ``match`` statement being visited
         self.match_prelude: list[ast.stmt] = []
+        #: builtins whose calls go straight to their maker (set by ``rewrite``)
+        self.direct_builtins: dict[str, str] = {}
 
     # ------------------------------------------------------------------ dispatch
     def visit(self, node: ast.AST) -> Any:
@@ -266,7 +268,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             return node
         parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
         if all(isinstance(part, ast.Constant) for part in parts) and spec_is_small(
-            "".join(str(part.value) for part in parts)
+            "".join(str(part.value) for part in parts if isinstance(part, ast.Constant))
         ):
             return node
         spec = self.visit(spec)
@@ -278,6 +280,10 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             if keyword.arg is not None and keyword.arg.startswith("__"):
                 raise StaticRefusal(f"Forbidden keyword argument '{keyword.arg}'", node)
         node = self.generic_visit(node)  # type: ignore[assignment]
+        if isinstance(node.func, ast.Name) and node.func.id in self.direct_builtins:
+            # the builtin itself (the code never rebinds the name): call its checked maker
+            # directly, without the stand-in class's constructor dispatch
+            node.func = ast.copy_location(load(self.direct_builtins[node.func.id]), node.func)
         for keyword in node.keywords:
             if keyword.arg is None:  # ``f(**mapping)``: the same rule for keys chosen at run time
                 keyword.value = ast.copy_location(call("__sb_kwargs__", keyword.value), keyword.value)
@@ -504,6 +510,10 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
         return node
 
 
+#: builtins (stand-in classes) whose plain calls can skip the class: name -> maker helper
+_DIRECT_BUILTINS = {"range": "__sb_range__"}
+
+
 def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = True) -> tuple[ast.Module, int]:
     """Rewrite ``tree`` in place; returns it with the ``__future__`` compiler flags it asked for.
 
@@ -513,6 +523,9 @@ def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = Tru
     """
     rewriter = _Rewriter(protected)
     rewriter.as_function = as_function
+    rewriter.direct_builtins = {
+        name: helper for name, helper in _DIRECT_BUILTINS.items() if name not in bound_names(tree)
+    }
     tree = rewriter.visit(tree)
     if as_function and tree.body:
         body: list[ast.stmt] = list(tree.body)
@@ -526,7 +539,7 @@ def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = Tru
             body=body,
             decorator_list=[],
             returns=None,
-            type_params=[],
+            type_params=[],  # type: ignore[call-arg]  # a field since Python 3.12 (mypy targets 3.10)
         )
         ast.copy_location(main, tree.body[0])
         run_main = ast.copy_location(ast.Expr(call("__sb_main__")), tree.body[-1])
