@@ -31,6 +31,7 @@ import math
 import re
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 __all__ = [
@@ -67,7 +68,8 @@ class ValueCodecError(ValueError):
 
 def _outside_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first caller outside this module."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals is globals():
         frame, level = frame.f_back, level + 1
     return level

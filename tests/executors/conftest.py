@@ -236,10 +236,7 @@ def _wasm(
 ) -> Any:
     from smolagents.remote_executors import WasmExecutor
 
-    from ._wasm_fixtures import deno_available
-
-    if not deno_available():
-        pytest.skip("Deno is not installed (pip install 'smolagents[wasm]')")
+    # Deno comes with the test extra (the `deno` package): a missing one fails, never skips
     return WasmExecutor(additional_imports, None, timeout=timeout_seconds or 60)
 
 

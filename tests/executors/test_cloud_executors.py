@@ -25,17 +25,20 @@ from ._cloud_standins import blaxel_executor, e2b_executor, modal_executor
 
 # ---------------------------------------------------------------------------- factories
 def _e2b(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
-    pytest.importorskip("e2b_code_interpreter")
+    import e2b_code_interpreter  # noqa: F401  (in the test extra: fail if missing, never skip)
+
     return e2b_executor(monkeypatch, **options)
 
 
 def _blaxel(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
-    pytest.importorskip("blaxel.core")
+    import blaxel.core  # noqa: F401  (in the test extra: fail if missing, never skip)
+
     return blaxel_executor(monkeypatch, **options)
 
 
 def _modal(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
-    pytest.importorskip("modal")
+    import modal  # noqa: F401  (in the test extra: fail if missing, never skip)
+
     return modal_executor(monkeypatch, **options)
 
 
@@ -139,9 +142,10 @@ def test_codec_values_both_ways(cloud, value):
 
 
 def test_data_library_values_both_ways(cloud):
-    np = pytest.importorskip("numpy")
-    pd = pytest.importorskip("pandas")
-    image_module = pytest.importorskip("PIL.Image")
+    import numpy as np
+    import pandas as pd
+    from PIL import Image as image_module
+
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     image = image_module.new("RGB", (2, 2), (255, 0, 0))
     cloud.send_variables({"array": np.arange(6).reshape(2, 3), "frame": frame, "image": image})
@@ -232,7 +236,8 @@ def test_blaxel_settings_reach_the_sdk(monkeypatch):
 
 
 def test_modal_app_image_and_command(monkeypatch):
-    modal = pytest.importorskip("modal")
+    import modal
+
     executor = _modal(monkeypatch, app_name="my-app", cpu=2.0, block_network=True)
     try:
         assert executor.looked_up == [("my-app", {"create_if_missing": True})]
@@ -277,7 +282,8 @@ def test_missing_sdk_names_the_extra(monkeypatch, kind, module, extra):
 
 
 def test_sandbox_creation_failure_is_a_clear_error(monkeypatch):
-    e2b_sdk = pytest.importorskip("e2b_code_interpreter")
+    import e2b_code_interpreter as e2b_sdk
+
     from smolagents.remote_executors import E2BExecutor
 
     def refuse(**kwargs: Any) -> Any:

@@ -18,6 +18,7 @@ import builtins
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .._value_codec import ValueCodecError, decode_value, encode_value
@@ -122,7 +123,9 @@ class _Server:
             pass
         report = dict(self.confinement)
         limits = SandboxLimits(**decode_value(config["limits"]))
-        functions = {name: self.remote_tool(name, "") for name in config["functions"]}
+        functions: dict[str, Callable[..., Any]] = {
+            name: self.remote_tool(name, "") for name in config["functions"]
+        }
         self.executor = LocalPythonExecutor(
             config["imports"], None, functions, limits=limits, allow_data_io=config["allow_data_io"]
         )
@@ -172,7 +175,9 @@ class _Server:
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("tools") is not None:
-            tools = {name: self.remote_tool(name, str(desc)) for name, desc in request["tools"]}
+            tools: dict[str, Callable[..., Any]] = {
+                name: self.remote_tool(name, str(desc)) for name, desc in request["tools"]
+            }
             self.executor.send_tools(tools)
         if request.get("vars") is not None:
             reply = self.receive_variables(request["vars"])

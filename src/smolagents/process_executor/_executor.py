@@ -133,7 +133,7 @@ class ProcessExecutor(PythonExecutor):
             raise UserError(
                 f"ProcessExecutor max_message_bytes must be an int of at least 1 MiB, got {max_message_bytes!r}"
             )
-        overrides = {
+        overrides: dict[str, Any] = {
             name: value
             for name, value in (
                 ("timeout_seconds", timeout_seconds),

@@ -67,7 +67,7 @@ def _bootstrap(read_fd: int, write_fd: int, isolate_network: bool) -> str:
     )
 
 
-_SIGNAL_NOTES = {
+_SIGNAL_NOTES: dict[int, str] = {  # Signals keys: an IntEnum, so a plain int finds them
     signal.SIGSEGV: "a segmentation fault, e.g. hashing, comparing or printing a very deeply nested structure",
     signal.SIGBUS: "a bus error",
     signal.SIGABRT: "an abort in C code",

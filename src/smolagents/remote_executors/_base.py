@@ -140,7 +140,8 @@ def parse_envelope(text: str, nonce: str, limit: int = MAX_RESULT_CHARS) -> tupl
             f"The remote side sent {len(text)} characters for one call, over the limit of {limit}: refusing it. "
             "Print less, or return smaller values"
         )
-    found, stray = [], []
+    found: list[str] = []
+    stray: list[str] = []
     for line in text.split("\n"):
         (found if line.startswith(MARKER + " ") else stray).append(line)
     stray_text = "\n".join(stray).strip("\n")

@@ -96,7 +96,7 @@ def find_deno(deno_path: str = "deno") -> str:
                 pass
             else:
                 try:
-                    return find_deno_bin()
+                    return str(find_deno_bin())
                 except FileNotFoundError:
                     pass
     raise UserError(

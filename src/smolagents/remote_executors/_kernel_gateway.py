@@ -352,7 +352,8 @@ class KernelGatewayExecutor(RemotePythonExecutor):
         super().__init__(additional_imports, logger, **kwargs)
         self.client = client or KernelGatewayClient(host, port, token=token, kernel_name=kernel_name)
         # a forgotten executor still deletes its kernel when collected or at exit
-        self._finalizer = weakref.finalize(self, self.client.shutdown)
+        # typed loosely: DockerExecutor installs a finalizer that takes the container too
+        self._finalizer: weakref.finalize[..., Any] = weakref.finalize(self, self.client.shutdown)
         self._start_session()
 
     def _start_session(self) -> None:

@@ -48,7 +48,8 @@ class Tool:
         if len(args) == 1 and not kwargs and isinstance(args[0], dict):
             required = {key for key, spec in self.inputs.items() if not spec.get("nullable")}
             if args[0] and set(args[0]) <= set(self.inputs) and required <= set(args[0]):
-                args, kwargs = (), dict(args[0])
+                kwargs = dict(args[0])
+                args = ()
         try:
             parameters = list(inspect.signature(self.forward).parameters.values())
         except (TypeError, ValueError):

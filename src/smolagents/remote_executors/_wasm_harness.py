@@ -23,6 +23,7 @@ import signal
 import sys
 import traceback
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -70,7 +71,7 @@ def smolagents_harness_serve() -> None:
     SIGINT interrupts the running call only (the host's timeout); between calls it is ignored.
     """
     out = sys.stdout
-    functions = {
+    functions: dict[str, Callable[..., Any]] = {
         "smolagents_harness_run": smolagents_harness_run,
         "smolagents_harness_install_wheel": smolagents_harness_install_wheel,
     }
