@@ -69,3 +69,52 @@ def test_import_smolagents_pulls_no_optional_dependency():
 
 def test_version():
     assert isinstance(smolagents.__version__, str) and smolagents.__version__.count(".") == 2
+
+
+MESSAGE_NAMES = [
+    "ChatMessage",
+    "ChatMessageStreamDelta",
+    "ChatMessageToolCall",
+    "ChatMessageToolCallFunction",
+    "ChatMessageToolCallStreamDelta",
+    "MessageRole",
+    "agglomerate_stream_deltas",
+    "content_to_text",
+]
+
+
+def test_messages_have_a_public_home_below_models_and_every_old_path_still_works():
+    import smolagents.messages as messages
+    import smolagents.models as models
+    import smolagents.models._messages as compat
+
+    assert sorted(messages.__all__) == sorted(MESSAGE_NAMES)
+    for name in MESSAGE_NAMES:
+        value = getattr(messages, name)
+        assert value.__module__ == "smolagents.messages", name  # defined there, not re-exported
+        assert getattr(models, name) is value and getattr(compat, name) is value, name
+        if name in smolagents.__all__:
+            assert getattr(smolagents, name) is value, name
+
+
+def test_messages_module_imports_nothing_above_the_foundation():
+    # memory, agents and testing import messages: messages must not import them, nor models
+    import ast
+    from pathlib import Path
+
+    import smolagents.messages as messages
+
+    tree = ast.parse(Path(messages.__file__).read_text())
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative <= {"_monitoring_types"}, relative
+
+
+def test_old_pickles_naming_the_private_messages_path_still_load():
+    from smolagents.messages import ChatMessage
+
+    message = ChatMessage(role="user", content="hi")
+    old = pickle.dumps(message, protocol=0).replace(  # text protocol: names are plain lines
+        b"smolagents.messages", b"smolagents.models._messages"
+    )
+    assert b"smolagents.models._messages" in old
+    assert pickle.loads(old) == message

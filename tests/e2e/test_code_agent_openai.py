@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents import (
@@ -19,8 +20,6 @@ from smolagents import (
     ToolCallingAgent,
 )
 from smolagents.testing.openai_server import OpenAICompatibleServer, ServerReply
-
-pytest.importorskip("openai")
 
 
 class CityStatsTool(Tool):

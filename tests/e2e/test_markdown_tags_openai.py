@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import pytest
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 
 from smolagents import ActionStep, CodeAgent, LogLevel, OpenAIModel
 from smolagents.agents._code_parsing import resolve_code_block_tags
 from smolagents.testing.openai_server import OpenAICompatibleServer
-
-pytest.importorskip("openai")
 
 
 def markdown_reply(thought: str, body: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents import (
@@ -22,8 +23,6 @@ from smolagents import (
     tool,
 )
 from smolagents.testing.openai_server import OpenAICompatibleServer, ServerFailure, ServerReply
-
-pytest.importorskip("openai")
 
 
 def calls(*pairs):

@@ -1,4 +1,5 @@
-"""The Model base: kwargs merging, REMOVE_PARAMETER, tool-call parsing, serialisation, async defaults."""
+"""The Model base: kwargs merging, REMOVE_PARAMETER, tool-call parsing, serialisation, async
+defaults, and the request hooks adapters implement instead of the public signature."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from smolagents.models import (
     ChatMessageToolCallFunction,
     MessageRole,
     Model,
+    ModelRequest,
     agglomerate_stream_deltas,
 )
 
@@ -222,3 +224,92 @@ def test_remove_parameter_is_a_picklable_singleton() -> None:
     assert pickle.loads(pickle.dumps(REMOVE_PARAMETER)) is REMOVE_PARAMETER
     assert copy.deepcopy(REMOVE_PARAMETER) is REMOVE_PARAMETER
     assert repr(REMOVE_PARAMETER) == "REMOVE_PARAMETER"
+
+
+# --------------------------------------------------------------------------- adapter hooks
+class HookOnly(Model):
+    """An adapter in the house style: only the ``_generate`` / ``_generate_stream`` hooks."""
+
+    def _generate(self, request: ModelRequest) -> ChatMessage:
+        self.request = request
+        self.params = self._completion_kwargs(request, tool_choice="auto")
+        return ChatMessage(role=MessageRole.ASSISTANT, content=f"{len(request.messages)} messages")
+
+    def _generate_stream(self, request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
+        self.request = request
+        yield ChatMessageStreamDelta(content="x")
+        yield ChatMessageStreamDelta(content="y")
+
+
+def test_public_methods_bundle_the_call_into_one_request_for_the_hooks() -> None:
+    model = HookOnly(temperature=0.3)
+    tools = [EchoTool()]
+    answer = model(MESSAGES, stop_sequences=["END"], response_format={"type": "json_object"},
+                   tools_to_call_from=tools, top_p=0.5)  # fmt: skip
+    assert answer.content == "1 messages"
+    assert model.request == ModelRequest(MESSAGES, ["END"], {"type": "json_object"}, tools, {"top_p": 0.5})
+    # the request goes through the same building as before: merge, stop, tools, adapter options
+    assert model.params["stop"] == ["END"] and model.params["tool_choice"] == "auto"
+    assert model.params["temperature"] == 0.3 and model.params["top_p"] == 0.5
+    assert model.request.arguments() == {
+        "stop_sequences": ["END"],
+        "response_format": {"type": "json_object"},
+        "tools_to_call_from": tools,
+        "top_p": 0.5,
+    }
+
+
+def test_a_call_option_wins_over_the_adapter_option_in_completion_kwargs() -> None:
+    model = HookOnly()
+    model.generate(MESSAGES, tools_to_call_from=[EchoTool()], tool_choice="none")
+    assert model.params["tool_choice"] == "none"
+
+
+def test_hooks_give_streaming_and_async_without_redefining_public_methods() -> None:
+    model = HookOnly()
+    assert model.supports_streaming
+    assert agglomerate_stream_deltas(model.generate_stream(MESSAGES, stop_sequences=["S"])).content == "xy"
+    assert model.request.stop_sequences == ["S"]
+
+    async def main() -> tuple[ChatMessage, list[ChatMessageStreamDelta]]:
+        message = await model.agenerate(MESSAGES, max_tokens=5)
+        assert model.request.kwargs == {"max_tokens": 5}
+        deltas = [delta async for delta in model.agenerate_stream(MESSAGES)]
+        return message, deltas
+
+    message, deltas = asyncio.run(main())
+    assert message.content == "1 messages" and [d.content for d in deltas] == ["x", "y"]
+
+
+def test_async_defaults_go_through_a_user_override_of_the_public_methods() -> None:
+    # the docs' custom models override generate() (not the hooks): async and streaming use it
+    model = Streaming()
+    message = asyncio.run(model.agenerate(MESSAGES, stop_sequences=["Obs"], temperature=0.1))
+    assert message.content == "ok" and model.params["stop"] == ["Obs"] and model.params["temperature"] == 0.1
+
+    async def collect() -> list[str | None]:
+        return [d.content async for d in model.agenerate_stream(MESSAGES)]
+
+    assert asyncio.run(collect()) == ["a", "b"]
+
+
+def test_no_adapter_repeats_the_public_generation_signature() -> None:
+    # issue 8: the signature is written once, in Model; adapters implement hooks only
+    from smolagents.testing import ScriptedModel
+
+    public = {"generate", "agenerate", "generate_stream", "agenerate_stream"}
+    ours = ("smolagents.models.", "smolagents.testing.")
+    adapters = [cls for cls in {ScriptedModel, *_subclasses(Model)} if cls.__module__.startswith(ours)]
+    assert len(adapters) >= 10  # every adapter module is imported by smolagents.models
+    for cls in adapters:
+        for klass in cls.__mro__[: cls.__mro__.index(Model)]:
+            assert not public & set(vars(klass)), (
+                f"{klass.__qualname__} redefines {public & set(vars(klass))}"
+            )
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found

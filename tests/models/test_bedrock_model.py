@@ -20,7 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore
 import pytest
+from PIL import Image
 
 from smolagents.errors import AgentGenerationError, MissingDependencyError, ModelHTTPError
 from smolagents.models import REMOVE_PARAMETER, ChatMessage, MessageRole, Model, agglomerate_stream_deltas
@@ -32,9 +35,6 @@ from smolagents.testing.bedrock_server import (
     ConverseReply,
     encode_event,
 )
-
-boto3 = pytest.importorskip("boto3")
-import botocore  # noqa: E402  (after the importorskip that guards it)
 
 MODEL_ID = "us.amazon.nova-pro-v1:0"
 ACCESS_KEY, SECRET_KEY = "AKIDTEST", "test-secret-key"
@@ -245,7 +245,7 @@ def test_custom_role_conversions_and_flattening(server, bedrock_model) -> None:
 
 
 def test_images_are_sent_as_bytes(server, bedrock_model) -> None:
-    image = pytest.importorskip("PIL.Image").new("RGB", (2, 2), "red")
+    image = Image.new("RGB", (2, 2), "red")
     server.enqueue("a red square")
     message = {
         "role": "user",
@@ -255,7 +255,7 @@ def test_images_are_sent_as_bytes(server, bedrock_model) -> None:
     block = server.requests[0].json["messages"][0]["content"][1]["image"]
     assert block["format"] == "png"
     data = base64.b64decode(block["source"]["bytes"])  # boto3 sends blobs base64-encoded
-    assert data.startswith(b"\x89PNG") and pytest.importorskip("PIL.Image").open(io.BytesIO(data)).size == (
+    assert data.startswith(b"\x89PNG") and Image.open(io.BytesIO(data)).size == (
         2,
         2,
     )

@@ -71,7 +71,8 @@ def test_bad_message_types_are_named() -> None:
 
 
 def test_pil_image_becomes_png_data_url() -> None:
-    image_module = pytest.importorskip("PIL.Image")
+    from PIL import Image as image_module
+
     image = image_module.new("RGB", (2, 2), color=(255, 0, 0))
     messages = [
         {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image", "image": image}]}

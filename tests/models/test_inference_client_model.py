@@ -12,15 +12,13 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import huggingface_hub  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents.errors import MissingDependencyError, ModelHTTPError, UserError
 from smolagents.models import REMOVE_PARAMETER, ChatMessage, MessageRole, Model, agglomerate_stream_deltas
-from smolagents.testing.openai_server import OpenAICompatibleServer, ServerFailure, ServerReply
-
-pytest.importorskip("huggingface_hub")
-
 from smolagents.models.huggingface import DEFAULT_INFERENCE_MODEL_ID, InferenceClientModel
+from smolagents.testing.openai_server import OpenAICompatibleServer, ServerFailure, ServerReply
 
 MESSAGES = [
     ChatMessage(role=MessageRole.SYSTEM, content=[{"type": "text", "text": "You are a helpful agent."}]),

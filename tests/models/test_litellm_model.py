@@ -18,13 +18,12 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
 
+import litellm
+
 from smolagents.errors import MissingDependencyError, ModelHTTPError, UserError
 from smolagents.models import REMOVE_PARAMETER, ChatMessage, MessageRole, Model, agglomerate_stream_deltas
+from smolagents.models.litellm import LiteLLMModel, LiteLLMRouterModel
 from smolagents.testing.openai_server import OpenAICompatibleServer, ServerFailure, ServerReply
-
-litellm = pytest.importorskip("litellm")
-
-from smolagents.models.litellm import LiteLLMModel, LiteLLMRouterModel  # noqa: E402
 
 MESSAGES = [
     ChatMessage(role=MessageRole.SYSTEM, content=[{"type": "text", "text": "You are a helpful agent."}]),

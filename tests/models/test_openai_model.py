@@ -6,6 +6,7 @@ import asyncio
 import sys
 from typing import Any
 
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents.errors import AgentGenerationError, MissingDependencyError, ModelHTTPError
@@ -20,8 +21,6 @@ from smolagents.models import (
     agglomerate_stream_deltas,
 )
 from smolagents.testing.openai_server import OpenAICompatibleServer, ServerFailure, ServerReply
-
-pytest.importorskip("openai")
 
 MESSAGES = [
     ChatMessage(role=MessageRole.SYSTEM, content=[{"type": "text", "text": "You are a helpful agent."}]),

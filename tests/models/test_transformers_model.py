@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from smolagents import LogLevel, ToolCallingAgent, tool  # noqa: E402
-from smolagents.errors import MissingDependencyError  # noqa: E402
-from smolagents.models import REMOVE_PARAMETER, ChatMessage, Model, agglomerate_stream_deltas  # noqa: E402
-from smolagents.models.transformers import TransformersModel  # noqa: E402
+from smolagents import LogLevel, ToolCallingAgent, tool
+from smolagents.errors import MissingDependencyError
+from smolagents.models import REMOVE_PARAMETER, ChatMessage, Model, agglomerate_stream_deltas
+from smolagents.models.transformers import TransformersModel
 
 SPECIAL = ["<unk>", "<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>", "<|answer|>"]
 SPECIAL += ["<|end|>", "<|tools|>", "<image>"]
@@ -422,12 +421,7 @@ def test_code_agent_runs_on_the_tiny_model(tmp_path: Path) -> None:
     from smolagents import CodeAgent
 
     model = TransformersModel(model_id=str(build_text_model(tmp_path, CODE_SCRIPT, PLAIN_TEMPLATE)))
-    try:
-        agent = CodeAgent(tools=[], model=model, verbosity_level=LogLevel.OFF)
-    except ImportError as exc:  # the sandbox package is being built in parallel
-        if "local_python_executor" not in str(exc):
-            raise
-        pytest.skip(f"the local Python executor is not complete yet: {exc}")
+    agent = CodeAgent(tools=[], model=model, verbosity_level=LogLevel.OFF)
     result = agent.run("What is 6 times 7?", return_full_result=True)
     assert result.output == 42
     # "</code>" is a stop sequence of CodeAgent: generation ended there, the junk after it never ran.

@@ -454,10 +454,5 @@ def test_missing_mlx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 def _run_code_agent(model: Model) -> None:
     from smolagents import CodeAgent
 
-    try:
-        agent = CodeAgent(tools=[], model=model, verbosity_level=LogLevel.OFF)
-    except ImportError as exc:  # the sandbox package is being built in parallel
-        if "local_python_executor" not in str(exc):
-            raise
-        pytest.skip(f"the local Python executor is not complete yet: {exc}")
+    agent = CodeAgent(tools=[], model=model, verbosity_level=LogLevel.OFF)
     assert agent.run("What is 6 times 7?") == 42

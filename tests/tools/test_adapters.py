@@ -226,7 +226,8 @@ MCP_SERVER = textwrap.dedent(
 
 
 def test_from_mcp_stdio_server(tmp_path: Path) -> None:
-    mcp = pytest.importorskip("mcp")
+    import mcp
+
     from smolagents.errors import AgentToolExecutionError
 
     script = tmp_path / "server.py"
@@ -249,7 +250,8 @@ def test_from_mcp_stdio_server(tmp_path: Path) -> None:
 
 
 def test_from_mcp_server_that_cannot_start(tmp_path: Path) -> None:
-    mcp = pytest.importorskip("mcp")
+    import mcp
+
     script = tmp_path / "broken.py"
     script.write_text("raise SystemExit(3)\n")
     params = mcp.StdioServerParameters(command=sys.executable, args=[str(script)])

@@ -10,13 +10,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import mcp
 import pytest
 
 from smolagents.errors import AgentToolExecutionError, UserError
 from smolagents.mcp_client import MCPClient
 from smolagents.tools import ToolCollection
-
-mcp = pytest.importorskip("mcp")
 
 SERVER = textwrap.dedent(
     '''

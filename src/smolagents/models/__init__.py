@@ -1,13 +1,15 @@
 """Model adapters: one module per API family, sharing the message types and base classes.
 
+The message types (``ChatMessage`` and friends) live in :mod:`smolagents.messages` and are
+re-exported here, where the docs import them from.
+
 Importing this package imports no provider SDK: each adapter imports its SDK when a model
 is constructed or first called.
 """
 
 from __future__ import annotations
 
-from ._cleaning import get_clean_message_list
-from ._messages import (
+from ..messages import (
     ChatMessage,
     ChatMessageStreamDelta,
     ChatMessageToolCall,
@@ -17,9 +19,10 @@ from ._messages import (
     agglomerate_stream_deltas,
     content_to_text,
 )
+from ._cleaning import get_clean_message_list
 from ._text import remove_content_after_stop_sequences, split_reasoning
 from .api import ApiModel
-from .base import REMOVE_PARAMETER, Model
+from .base import REMOVE_PARAMETER, Model, ModelRequest
 from .bedrock import AmazonBedrockModel
 from .huggingface import InferenceClientModel
 from .litellm import LiteLLMModel, LiteLLMRouterModel
@@ -45,6 +48,7 @@ __all__ = [
     "MLXModel",
     "MessageRole",
     "Model",
+    "ModelRequest",
     "OpenAIModel",
     "OpenAIServerModel",
     "TransformersModel",

@@ -2,7 +2,7 @@
 
 The ``openai`` SDK, ``huggingface_hub.InferenceClient`` and LiteLLM all return objects with
 ``choices[0].message`` (or ``.delta``), ``tool_calls`` and ``usage`` shaped like OpenAI's.
-The response mapping and the four generation methods live here once; an adapter only says
+The response mapping and the four generation hooks live here once; an adapter only says
 how to call its SDK (``_sync_call`` / ``_async_call``).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from ..errors import AgentGenerationError
-from ._messages import (
+from ..messages import (
     ChatMessage,
     ChatMessageStreamDelta,
     ChatMessageToolCall,
@@ -24,6 +24,7 @@ from ._messages import (
 from ._text import StopSequenceCutter, ThinkSplitter, remove_content_after_stop_sequences, split_reasoning
 from ._tool_parsing import parse_arguments
 from .api import ApiModel
+from .base import ModelRequest
 
 __all__ = ["ChatCompletionsApiModel", "StreamMapper", "create_call_with_extras", "message_from_completion"]
 
@@ -49,7 +50,7 @@ def _usage(usage: Any) -> TokenUsage | None:
 _SDK_PARAMETERS: dict[Any, frozenset[str] | None] = {}
 
 
-def create_call_with_extras(create: Any) -> Any:
+def create_call_with_extras(create: Any) -> Callable[..., Any]:
     """Wrap an SDK ``create`` so that parameters it does not name travel in ``extra_body``.
 
     OpenAI-compatible servers accept extras (vLLM's ``top_k``, OpenRouter's ``provider``...)
@@ -201,84 +202,33 @@ class ChatCompletionsApiModel(ApiModel):
     async def _async_call(self) -> Callable[[dict[str, Any]], Awaitable[Any]]:
         raise NotImplementedError(f"{type(self).__name__} must implement _async_call().")
 
-    def _completion_params(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None,
-        response_format: dict[str, Any] | None,
-        tools_to_call_from: list[Any] | None,
-        kwargs: dict[str, Any],
-        stream: bool = False,
-    ) -> dict[str, Any]:
+    def _completion_params(self, request: ModelRequest, stream: bool = False) -> dict[str, Any]:
         """The request: messages, tools, stop, the model's and the call's kwargs, the model id."""
-        params = self._prepare_completion_kwargs(
-            messages,
-            stop_sequences=stop_sequences,
-            response_format=response_format,
-            tools_to_call_from=tools_to_call_from,
-            convert_images_to_image_urls=True,
-            **{"model": self.model_id, **kwargs},
-        )
+        params = self._completion_kwargs(request, convert_images_to_image_urls=True, model=self.model_id)
         if stream:
             params["stream"] = True
-            if "stream_options" not in self.kwargs and "stream_options" not in kwargs:
+            if "stream_options" not in self.kwargs and "stream_options" not in request.kwargs:
                 params["stream_options"] = {"include_usage": True}  # usage arrives in a final chunk
         return params
 
     # ----------------------------------------------------------------- generation
-    def generate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        params = self._completion_params(
-            messages, stop_sequences, response_format, tools_to_call_from, kwargs
-        )
+    def _generate(self, request: ModelRequest) -> ChatMessage:
+        params = self._completion_params(request)  # first: a refused request creates no client
         response, _ = self._call_api(self._sync_call(), params)
-        return message_from_completion(response, stop_sequences, self.model_id)
+        return message_from_completion(response, request.stop_sequences, self.model_id)
 
-    async def agenerate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        params = self._completion_params(
-            messages, stop_sequences, response_format, tools_to_call_from, kwargs
-        )
+    async def _agenerate(self, request: ModelRequest) -> ChatMessage:
+        params = self._completion_params(request)
         response, _ = await self._acall_api(await self._async_call(), params)
-        return message_from_completion(response, stop_sequences, self.model_id)
+        return message_from_completion(response, request.stop_sequences, self.model_id)
 
-    def generate_stream(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatMessageStreamDelta]:
-        params = self._completion_params(
-            messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
-        )
+    def _generate_stream(self, request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
+        params = self._completion_params(request, stream=True)
         stream, _ = self._call_api(self._sync_call(), params)
-        yield from self._map_stream(stream, StreamMapper(stop_sequences))
+        yield from self._map_stream(stream, StreamMapper(request.stop_sequences))
 
-    async def agenerate_stream(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatMessageStreamDelta]:
-        params = self._completion_params(
-            messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream=True
-        )
+    async def _agenerate_stream(self, request: ModelRequest) -> AsyncIterator[ChatMessageStreamDelta]:
+        params = self._completion_params(request, stream=True)
         stream, _ = await self._acall_api(await self._async_call(), params)
-        async for delta in self._amap_stream(stream, StreamMapper(stop_sequences)):
+        async for delta in self._amap_stream(stream, StreamMapper(request.stop_sequences)):
             yield delta

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._messages import ChatMessage, MessageRole
+from ..messages import ChatMessage, MessageRole
 
 __all__ = [
     "TOOL_ROLE_CONVERSIONS",

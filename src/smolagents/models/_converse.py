@@ -17,8 +17,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from ..errors import AgentGenerationError, UserError
-from ._cleaning import _image_bytes
-from ._messages import (
+from ..messages import (
     ChatMessage,
     ChatMessageStreamDelta,
     ChatMessageToolCall,
@@ -26,6 +25,7 @@ from ._messages import (
     ChatMessageToolCallStreamDelta,
     MessageRole,
 )
+from ._cleaning import _image_bytes
 from ._text import StopSequenceCutter, ThinkSplitter, remove_content_after_stop_sequences, split_reasoning
 from ._tool_parsing import parse_arguments
 
@@ -74,8 +74,7 @@ def _image_block(image: Any) -> dict[str, Any]:
         fmt = fmt if fmt in _IMAGE_FORMATS.values() else "png"
         return {"image": {"format": fmt, "source": {"s3Location": {"uri": image}}}}
     if isinstance(image, str) and image.startswith("data:"):
-        data = image.partition(",")[2]
-        image = base64.b64decode(data)
+        image = base64.b64decode(image.partition(",")[2])
     elif isinstance(image, str) and image.startswith(("http://", "https://")):
         raise UserError(
             f"Bedrock Converse cannot fetch image URLs ({image[:60]!r}): pass the image itself "

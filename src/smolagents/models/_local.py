@@ -17,7 +17,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from ..errors import AgentParsingError
-from ._messages import (
+from ..messages import (
     ChatMessage,
     ChatMessageStreamDelta,
     ChatMessageToolCallFunction,
@@ -26,7 +26,7 @@ from ._messages import (
 )
 from ._text import StopSequenceCutter, ThinkSplitter
 from ._tool_parsing import parse_arguments, tool_calls_from_text
-from .base import Model
+from .base import Model, ModelRequest
 
 __all__ = [
     "LocalRequest",
@@ -66,29 +66,16 @@ def fold_token_limit(kwargs: dict[str, Any], name: str) -> dict[str, Any]:
     return kwargs
 
 
-def prepare_local_request(
-    model: Model,
-    messages: list[ChatMessage | dict[str, Any]],
-    stop_sequences: list[str] | None,
-    response_format: dict[str, Any] | None,
-    tools_to_call_from: list[Any] | None,
-    kwargs: Mapping[str, Any],
-) -> LocalRequest:
-    """Build the request through ``Model._prepare_completion_kwargs``.
+def prepare_local_request(model: Model, request: ModelRequest) -> LocalRequest:
+    """Build the engine's request through ``Model._completion_kwargs``.
 
     Going through the base class keeps precedence (``kwargs_priority``: the constructor
     wins by default) and ``REMOVE_PARAMETER`` identical to the API adapters: ``stop=REMOVE_PARAMETER`` really
     switches stopping off, ``response_format=REMOVE_PARAMETER`` drops a schema the engine
     cannot enforce.
     """
-    params = model._prepare_completion_kwargs(
-        messages,
-        stop_sequences=stop_sequences,
-        response_format=response_format,
-        tools_to_call_from=tools_to_call_from,
-        tool_choice=None,  # a local model has no tool_choice switch: tools are in the prompt
-        **kwargs,
-    )
+    # a local model has no tool_choice switch: tools are in the prompt
+    params = model._completion_kwargs(request, tool_choice=None)
     stop = params.get("stop") or []
     if isinstance(stop, str):
         stop = [stop]

@@ -190,11 +190,11 @@ class RetryState:
                     f"more than retry_max_delay={self.max_delay:g}s)"
                 )
                 raise generation_error(self.model_id, failure, self.failures, note) from exc
-            return failure.retry_after
+            return float(failure.retry_after)
         import random
 
         delay = min(self.max_delay, self.base_delay * 2 ** (self.failures - 1))
-        return min(self.max_delay, delay + random.uniform(0, delay / 4))  # jitter spreads out clients
+        return float(min(self.max_delay, delay + random.uniform(0, delay / 4)))  # jitter spreads out clients
 
 
 class RateLimiter:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..errors import AgentParsingError
-from ._messages import ChatMessageToolCall, ChatMessageToolCallFunction
+from ..messages import ChatMessageToolCall, ChatMessageToolCallFunction
 from ._text import split_reasoning
 
 __all__ = ["parse_arguments", "tool_calls_from_text"]

@@ -1,22 +1,30 @@
 """The ``Model`` base class: the one interface every adapter and every agent relies on.
 
-Adapters override ``generate`` (and ``generate_stream`` when they can stream); the base
-gives them shared request building (message cleaning, kwargs merging, tools, stop
-sequences, ``REMOVE_PARAMETER``), JSON tool-call parsing, async defaults and
-(de)serialisation without secrets.
+The four public generation methods (``generate``, ``agenerate``, ``generate_stream``,
+``agenerate_stream``) and their documented signature are written once, here: each bundles
+its arguments into one :class:`ModelRequest` and hands it to a hook. Adapters implement only
+the hooks that differ (``_generate(request)``, and ``_generate_stream``, ``_agenerate``,
+``_agenerate_stream`` when they can stream or have a native async client); the base gives
+async defaults that run the sync hooks in a worker thread. The base also gives shared
+request building (message cleaning, kwargs merging, tools, stop sequences,
+``REMOVE_PARAMETER``), JSON tool-call parsing and (de)serialisation without secrets.
+
+A user's custom model may still override ``generate`` itself, as the docs show: the async
+and streaming defaults call the public methods, so such a model works everywhere.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from ..messages import ChatMessage, ChatMessageStreamDelta, MessageRole
 from ._cleaning import TOOL_ROLE_CONVERSIONS, get_clean_message_list
-from ._messages import ChatMessage, ChatMessageStreamDelta, MessageRole
 from ._tool_parsing import parse_arguments, tool_calls_from_text
 
-__all__ = ["REMOVE_PARAMETER", "Model", "tool_json_schema"]
+__all__ = ["REMOVE_PARAMETER", "Model", "ModelRequest", "tool_json_schema"]
 
 
 class _RemoveParameter:
@@ -94,12 +102,39 @@ def tool_json_schema(tool: Any) -> dict[str, Any]:
     return {"type": "function", "function": dict(schema)}
 
 
+@dataclass
+class ModelRequest:
+    """One generation call's arguments, bundled once by ``Model``'s public methods.
+
+    Adapters receive this instead of repeating the documented seven-line signature in every
+    method; :meth:`Model._completion_kwargs` turns it into the API parameters.
+    ``kwargs`` are the call's own extra keyword arguments, not yet merged with the model's.
+    """
+
+    messages: list[ChatMessage | dict[str, Any]]
+    stop_sequences: list[str] | None = None
+    response_format: dict[str, Any] | None = None
+    tools_to_call_from: list[Any] | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments that call a public method again with this request."""
+        return {
+            "stop_sequences": self.stop_sequences,
+            "response_format": self.response_format,
+            "tools_to_call_from": self.tools_to_call_from,
+            **self.kwargs,
+        }
+
+
 class Model:
     """Base class for all language models.
 
-    Subclasses implement ``generate`` (and optionally ``generate_stream``). Extra keyword
-    arguments given at construction (``temperature``, ``max_tokens``...) are sent with every
-    completion call.
+    A user's model overrides ``generate`` (and optionally ``generate_stream``), as documented.
+    The library's adapters implement the request hooks instead (``_generate(request)``,
+    ``_generate_stream``, ``_agenerate``, ``_agenerate_stream``), so the public signature is
+    written once, here. Extra keyword arguments given at construction (``temperature``,
+    ``max_tokens``...) are sent with every completion call.
 
     When the constructor and a call both set a parameter, the constructor wins by default
     (``kwargs_priority="constructor"``): agents pass their own per-call values (``stop``...)
@@ -144,10 +179,8 @@ class Model:
         **kwargs: Any,
     ) -> ChatMessage:
         """Answer ``messages`` with one assistant ``ChatMessage``."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement generate(). A custom model subclasses Model and "
-            "overrides generate(messages, stop_sequences=None, response_format=None, "
-            "tools_to_call_from=None, **kwargs) to return a ChatMessage."
+        return self._generate(
+            ModelRequest(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatMessage:
@@ -162,15 +195,18 @@ class Model:
         **kwargs: Any,
     ) -> Iterator[ChatMessageStreamDelta]:
         """Answer ``messages`` as a stream of deltas (see ``agglomerate_stream_deltas``)."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not support streaming: it does not implement generate_stream(). "
-            "Use generate(), or an agent with stream_outputs=False."
+        return self._generate_stream(
+            ModelRequest(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
         )
 
     @property
     def supports_streaming(self) -> bool:
-        """True when the class overrides ``generate_stream``."""
-        return type(self).generate_stream is not Model.generate_stream
+        """True when the class implements streaming (``_generate_stream`` or ``generate_stream``)."""
+        cls = type(self)
+        return (
+            cls.generate_stream is not Model.generate_stream
+            or cls._generate_stream is not Model._generate_stream
+        )
 
     async def agenerate(
         self,
@@ -180,19 +216,12 @@ class Model:
         tools_to_call_from: list[Any] | None = None,
         **kwargs: Any,
     ) -> ChatMessage:
-        """Async ``generate``; by default runs ``generate`` in a worker thread."""
-        import asyncio  # deferred: asyncio is slow to import and sync users never need it
-
-        return await asyncio.to_thread(
-            self.generate,
-            messages,
-            stop_sequences=stop_sequences,
-            response_format=response_format,
-            tools_to_call_from=tools_to_call_from,
-            **kwargs,
+        """Async ``generate``; without a native async client, runs ``generate`` in a worker thread."""
+        return await self._agenerate(
+            ModelRequest(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
         )
 
-    async def agenerate_stream(
+    def agenerate_stream(
         self,
         messages: list[ChatMessage | dict[str, Any]],
         stop_sequences: list[str] | None = None,
@@ -200,21 +229,39 @@ class Model:
         tools_to_call_from: list[Any] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatMessageStreamDelta]:
-        """Async ``generate_stream``; by default advances the sync stream in a worker thread.
+        """Async ``generate_stream``; without a native async client, advances the sync stream in
+        a worker thread, so the event loop is never blocked and each delta arrives at once."""
+        return self._agenerate_stream(
+            ModelRequest(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
+        )
 
-        Each delta is yielded as soon as the thread produces it, so the event loop is never
-        blocked and other tasks interleave with the stream.
-        """
+    # ----------------------------------------------------------------- adapter hooks
+    def _generate(self, request: ModelRequest) -> ChatMessage:
+        """The adapter's answer to ``request``: what every adapter implements."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement generate(). A custom model subclasses Model and "
+            "overrides generate(messages, stop_sequences=None, response_format=None, "
+            "tools_to_call_from=None, **kwargs) to return a ChatMessage."
+        )
+
+    def _generate_stream(self, request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
+        """The adapter's streamed answer to ``request``, for adapters that can stream."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support streaming: it does not implement generate_stream(). "
+            "Use generate(), or an agent with stream_outputs=False."
+        )
+
+    async def _agenerate(self, request: ModelRequest) -> ChatMessage:
+        """Default: the public ``generate`` (an adapter's or a user's override) in a worker thread."""
+        import asyncio  # deferred: asyncio is slow to import and sync users never need it
+
+        return await asyncio.to_thread(self.generate, request.messages, **request.arguments())
+
+    async def _agenerate_stream(self, request: ModelRequest) -> AsyncIterator[ChatMessageStreamDelta]:
+        """Default: the public ``generate_stream``, advanced delta by delta in a worker thread."""
         import asyncio
 
-        stream = await asyncio.to_thread(
-            self.generate_stream,
-            messages,
-            stop_sequences=stop_sequences,
-            response_format=response_format,
-            tools_to_call_from=tools_to_call_from,
-            **kwargs,
-        )
+        stream = await asyncio.to_thread(self.generate_stream, request.messages, **request.arguments())
         iterator = iter(stream)
         done = object()
         try:
@@ -270,6 +317,17 @@ class Model:
         if (not tools or tools is REMOVE_PARAMETER) and "tool_choice" in params:
             params.pop("tool_choice")  # a tool_choice without tools is an API error
         return {key: value for key, value in params.items() if value is not REMOVE_PARAMETER}
+
+    def _completion_kwargs(self, request: ModelRequest, **options: Any) -> dict[str, Any]:
+        """:meth:`_prepare_completion_kwargs` for a request; ``options`` are the adapter's own
+        (``custom_role_conversions``, ``tool_choice``, ``model``...), below the call's kwargs."""
+        return self._prepare_completion_kwargs(
+            request.messages,
+            stop_sequences=request.stop_sequences,
+            response_format=request.response_format,
+            tools_to_call_from=request.tools_to_call_from,
+            **{**options, **request.kwargs},
+        )
 
     _kwargs_defaults: frozenset[str] = frozenset()
     """Keys of ``self.kwargs`` the adapter filled in itself (not chosen by the user): a call's
@@ -333,7 +391,10 @@ class Model:
         the environment again (or from its keyword arguments).
         """
         chosen = {k: v for k, v in self.kwargs.items() if k not in self._kwargs_defaults}
-        return _without_secrets({"class": type(self).__name__, **self._config(), **chosen})
+        described: dict[str, Any] = _without_secrets(
+            {"class": type(self).__name__, **self._config(), **chosen}
+        )
+        return described
 
     @classmethod
     def from_dict(cls, model_dictionary: Mapping[str, Any], **kwargs: Any) -> Model:

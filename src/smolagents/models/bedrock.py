@@ -19,11 +19,11 @@ from typing import Any
 
 from .._optional import require
 from ..errors import AgentGenerationError
+from ..messages import ChatMessage, ChatMessageStreamDelta
 from ._converse import ConverseStreamMapper, converse_request, message_from_converse
-from ._messages import ChatMessage, ChatMessageStreamDelta
 from ._retry import RETRYABLE_STATUS, ApiFailure, parse_retry_after
 from .api import ApiModel
-from .base import REMOVE_PARAMETER
+from .base import REMOVE_PARAMETER, ModelRequest
 
 __all__ = ["AmazonBedrockModel"]
 
@@ -136,28 +136,16 @@ class AmazonBedrockModel(ApiModel):
         return client
 
     # ----------------------------------------------------------------- requests
-    def _params(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None,
-        response_format: dict[str, Any] | None,
-        tools_to_call_from: list[Any] | None,
-        kwargs: dict[str, Any],
-    ) -> tuple[dict[str, Any], list[str]]:
+    def _params(self, request: ModelRequest) -> tuple[dict[str, Any], list[str]]:
         """Prepared parameters, and the stop sequences to apply client-side."""
-        params = self._prepare_completion_kwargs(
-            messages,
-            stop_sequences=stop_sequences,
-            response_format=response_format,
-            tools_to_call_from=tools_to_call_from,
-            **kwargs,
-        )
+        params = self._completion_kwargs(request)
         for name in self._rejected & {"tools", "tool_choice"}:
             params.pop(name, None)
         if "tools" not in params:
             params.pop("tool_choice", None)
         explicit = (params.get("inferenceConfig") or {}).get("stopSequences") or []
-        return params, list(stop_sequences or []) + [s for s in explicit if s not in (stop_sequences or [])]
+        stop_sequences = list(request.stop_sequences or [])
+        return params, stop_sequences + [s for s in explicit if s not in stop_sequences]
 
     def _merge_kwargs(self, call_kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """As the base, and ``inferenceConfig`` given on both sides is merged key by key (the
@@ -255,27 +243,13 @@ class AmazonBedrockModel(ApiModel):
         return None
 
     # ----------------------------------------------------------------- generation
-    def generate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        params, cut_at = self._params(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
+    def _generate(self, request: ModelRequest) -> ChatMessage:
+        params, cut_at = self._params(request)
         response, _ = self._call_api(self._invoke("converse"), params)
         return message_from_converse(response, cut_at, self.model_id)
 
-    def generate_stream(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatMessageStreamDelta]:
-        params, cut_at = self._params(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
+    def _generate_stream(self, request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
+        params, cut_at = self._params(request)
         response, _ = self._call_api(self._invoke("converse_stream"), params)
         yield from self._map_stream(response["stream"], ConverseStreamMapper(cut_at))
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from .._optional import require
 from ..errors import UserError
 from ._chat_completions import ChatCompletionsApiModel, create_call_with_extras
-from ._messages import ChatMessage
 from ._retry import ApiFailure, _server_message, describe_api_error
+from .base import ModelRequest
 
 __all__ = ["DEFAULT_INFERENCE_MODEL_ID", "InferenceClientModel"]
 
@@ -111,18 +111,8 @@ class InferenceClientModel(ChatCompletionsApiModel):
         """Whether ``response_format`` is forwarded (see the class docstring for the rule)."""
         return bool(self.base_url) or self.provider in self.STRUCTURED_OUTPUT_PROVIDERS
 
-    def _completion_params(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None,
-        response_format: dict[str, Any] | None,
-        tools_to_call_from: list[Any] | None,
-        kwargs: dict[str, Any],
-        stream: bool = False,
-    ) -> dict[str, Any]:
-        params = super()._completion_params(
-            messages, stop_sequences, response_format, tools_to_call_from, kwargs, stream
-        )
+    def _completion_params(self, request: ModelRequest, stream: bool = False) -> dict[str, Any]:
+        params = super()._completion_params(request, stream)
         if params.get("response_format") is not None and not self.supports_structured_outputs:
             provider = self.provider or "auto"
             raise UserError(

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from .._optional import require
+from ..messages import ChatMessage, ChatMessageStreamDelta
 from ._local import (
     OutputMapper,
     fold_token_limit,
@@ -22,8 +23,7 @@ from ._local import (
     prepare_local_request,
     render_chat_prompt,
 )
-from ._messages import ChatMessage, ChatMessageStreamDelta
-from .base import Model
+from .base import Model, ModelRequest
 
 __all__ = ["MLXModel"]
 
@@ -82,18 +82,9 @@ class MLXModel(Model):
             options["sampler"] = sample_utils.make_sampler(**sampler_args)
         return options
 
-    def generate_stream(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatMessageStreamDelta]:
+    def _generate_stream(self, model_request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
         mlx_lm = require("mlx_lm", "mlx-lm", "MLXModel")
-        request = prepare_local_request(
-            self, messages, stop_sequences, response_format, tools_to_call_from, kwargs
-        )
+        request = prepare_local_request(self, model_request)
         if request.response_format is not None:
             raise ValueError(
                 "MLXModel cannot enforce response_format (constrained JSON decoding); drop it for "
@@ -125,23 +116,9 @@ class MLXModel(Model):
         )
         yield from mapper.finish(usage)
 
-    def generate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
+    def _generate(self, request: ModelRequest) -> ChatMessage:
         """The streamed answer, joined: one path maps text for both methods."""
-        deltas = self.generate_stream(
-            messages,
-            stop_sequences=stop_sequences,
-            response_format=response_format,
-            tools_to_call_from=tools_to_call_from,
-            **kwargs,
-        )
-        return message_from_deltas(list(deltas))
+        return message_from_deltas(list(self._generate_stream(request)))
 
     def _config(self) -> dict[str, Any]:
         config = super()._config()

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from .._optional import require
+from ..messages import ChatMessage, ChatMessageStreamDelta
 from ._local import (
     LocalRequest,
     OutputMapper,
@@ -22,8 +23,7 @@ from ._local import (
     prepare_local_request,
     render_chat_prompt,
 )
-from ._messages import ChatMessage, ChatMessageStreamDelta
-from .base import Model
+from .base import Model, ModelRequest
 
 __all__ = ["TransformersModel"]
 
@@ -172,17 +172,8 @@ class TransformersModel(Model):
         )
 
     # ----------------------------------------------------------------- requests
-    def _request(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None,
-        response_format: dict[str, Any] | None,
-        tools_to_call_from: list[Any] | None,
-        kwargs: dict[str, Any],
-    ) -> LocalRequest:
-        request = prepare_local_request(
-            self, messages, stop_sequences, response_format, tools_to_call_from, kwargs
-        )
+    def _request(self, model_request: ModelRequest) -> LocalRequest:
+        request = prepare_local_request(self, model_request)
         if request.response_format is not None:
             raise ValueError(
                 "TransformersModel cannot enforce response_format (constrained JSON decoding). Use "
@@ -258,15 +249,8 @@ class TransformersModel(Model):
         return TokenUsage(input_tokens=int(inputs["input_ids"].shape[1]), output_tokens=len(generated))
 
     # ----------------------------------------------------------------- generation
-    def generate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        request = self._request(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
+    def _generate(self, model_request: ModelRequest) -> ChatMessage:
+        request = self._request(model_request)
         inputs = self._inputs(request)
         generated = self._run(request, inputs, criterion=self._criterion(request, inputs))
         text = self.tokenizer.decode(generated, skip_special_tokens=True)
@@ -274,20 +258,13 @@ class TransformersModel(Model):
         deltas = mapper.feed(text) + mapper.finish(self._usage(inputs, generated))
         return message_from_deltas(deltas, raw={"text": text, "token_ids": generated.tolist()})
 
-    def generate_stream(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatMessageStreamDelta]:
+    def _generate_stream(self, model_request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
         """Stream the answer as it is generated (``generate`` runs in a worker thread).
 
         Closing the stream early stops generation at the next token.
         """
         transformers = _transformers()
-        request = self._request(messages, stop_sequences, response_format, tools_to_call_from, kwargs)
+        request = self._request(model_request)
         inputs = self._inputs(request)
         streamer = transformers.TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._monitoring_types import TokenUsage
 from .._optional import require
+from ..messages import ChatMessage
 from ._local import (
     LocalRequest,
     OutputMapper,
@@ -21,8 +22,7 @@ from ._local import (
     prepare_local_request,
     render_chat_prompt,
 )
-from ._messages import ChatMessage
-from .base import Model
+from .base import Model, ModelRequest
 
 __all__ = ["VLLMModel"]
 
@@ -83,17 +83,8 @@ class VLLMModel(Model):
             return {"guided_decoding": module.GuidedDecodingParams(**{key: value})}
         raise ValueError("This vLLM version offers no structured outputs; cannot apply response_format.")
 
-    def generate(
-        self,
-        messages: list[ChatMessage | dict[str, Any]],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
-        request = prepare_local_request(
-            self, messages, stop_sequences, response_format, tools_to_call_from, kwargs
-        )
+    def _generate(self, model_request: ModelRequest) -> ChatMessage:
+        request = prepare_local_request(self, model_request)
         prompt = render_chat_prompt(self.tokenizer, request.messages, request.tools)
         outputs = self.model.generate(
             [prompt], sampling_params=self._sampling_params(request), use_tqdm=False

@@ -1,4 +1,13 @@
-"""A model that answers from a script, for driving agents in tests (sync, stream, async)."""
+"""A model that answers from a script, for driving agents in tests (sync, stream, async).
+
+A script that is not used up means the agent stopped earlier than the test expected (an
+error swallowed into a step, a final answer given too soon): such a test passes for the
+wrong reason. So every ``ScriptedModel`` created inside :meth:`ScriptedModel.tracking` (our
+test suite wraps every test in it) must have used all its replies when the block ends,
+unless it was built with ``allow_unused_replies=True``. Agents call no model hook when a
+run ends, so "the end of the run" is the end of the tracked block; a single model is checked
+directly with :meth:`ScriptedModel.assert_all_used`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,12 @@ import itertools
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._monitoring_types import TokenUsage
-from ..models._messages import (
+from ..messages import (
     ChatMessage,
     ChatMessageStreamDelta,
     ChatMessageToolCall,
@@ -19,15 +29,19 @@ from ..models._messages import (
     MessageRole,
     content_to_text,
 )
-from ..models.base import Model
+from ..models.base import Model, ModelRequest
 
-__all__ = ["Reply", "ScriptedCall", "ScriptedModel", "UnexpectedModelCall"]
+__all__ = ["Reply", "ScriptedCall", "ScriptedModel", "UnexpectedModelCall", "UnusedRepliesError"]
 
-Reply = str | ChatMessage | dict | Exception | Callable[..., Any]
+Reply = str | ChatMessage | dict[str, Any] | Exception | Callable[..., Any]
 
 
 class UnexpectedModelCall(AssertionError):
     """The agent called the model more times than the script has replies."""
+
+
+class UnusedRepliesError(AssertionError):
+    """A script was not used up: the run ended earlier than the test expected."""
 
 
 @dataclass
@@ -48,6 +62,11 @@ class ScriptedCall:
 
 _ids = itertools.count(1)
 
+# Open ``ScriptedModel.tracking()`` blocks, innermost last. Process-wide rather than per
+# context, because agents in batch runs and tests build their models in worker threads.
+_trackers: list[list[ScriptedModel]] = []
+_trackers_lock = threading.Lock()
+
 
 class ScriptedModel(Model):
     """Answers each call with the next reply of its script.
@@ -56,6 +75,10 @@ class ScriptedModel(Model):
     when reached), or a callable ``(messages, **kwargs) -> reply`` for replies that depend on
     the input. Token usage is counted deterministically (words in, words out) unless the
     reply carries its own. ``stop_sequences`` are honoured like a real model would.
+
+    Replies left unused when the run ends are an error (see :meth:`tracking` and
+    :meth:`assert_all_used`); pass ``allow_unused_replies=True`` for a script that is
+    deliberately longer than the run (a run that is interrupted, times out or is cancelled).
 
     Example::
 
@@ -66,13 +89,61 @@ class ScriptedModel(Model):
     """
 
     def __init__(
-        self, replies: Iterable[Reply], model_id: str = "scripted-model", chunk_size: int = 6, **kwargs: Any
+        self,
+        replies: Iterable[Reply],
+        model_id: str = "scripted-model",
+        chunk_size: int = 6,
+        allow_unused_replies: bool = False,
+        **kwargs: Any,
     ):
         super().__init__(model_id=model_id, **kwargs)
         self._replies = list(replies)
         self.chunk_size = chunk_size
+        self.allow_unused_replies = allow_unused_replies
+        self._reported = False
         self.calls: list[ScriptedCall] = []
         self._lock = threading.Lock()
+        with _trackers_lock:
+            for tracker in _trackers:
+                tracker.append(self)
+
+    @staticmethod
+    @contextmanager
+    def tracking() -> Iterator[list[ScriptedModel]]:
+        """Check every ``ScriptedModel`` created inside the block when it ends.
+
+        Yields the list of models created so far. When the block ends without an exception,
+        raises :class:`UnusedRepliesError` naming each model (without
+        ``allow_unused_replies=True``) that still holds replies; when the block raises, that
+        error is left alone. Each model is reported once, by the innermost block that sees it. In pytest, wrap each test in it from an autouse fixture::
+
+            @pytest.fixture(autouse=True)
+            def scripted_models_used_up():
+                with ScriptedModel.tracking():
+                    yield
+        """
+        created: list[ScriptedModel] = []
+        with _trackers_lock:
+            _trackers.append(created)
+        try:
+            yield created
+        finally:
+            with _trackers_lock:
+                _trackers.remove(created)
+        unused = [
+            model
+            for model in created
+            if model.remaining and not model.allow_unused_replies and not model._reported
+        ]
+        for model in unused:
+            model._reported = True  # reported once: an enclosing block does not repeat it
+        if unused:
+            details = "\n".join(f"- {model._unused_description()}" for model in unused)
+            raise UnusedRepliesError(
+                f"{len(unused)} ScriptedModel(s) ended with scripted replies never used: the run stopped "
+                "earlier than the script expected. Fix the script (or the code under test), or pass "
+                f"ScriptedModel(..., allow_unused_replies=True) if the run is meant to stop early.\n{details}"
+            )
 
     # ------------------------------------------------------------------ script helpers
     @staticmethod
@@ -96,12 +167,23 @@ class ScriptedModel(Model):
 
     @property
     def remaining(self) -> int:
+        """How many replies the script still holds."""
         return len(self._replies)
 
-    def assert_consumed(self) -> None:
-        """Fail when replies are left: the run stopped earlier than the script expected."""
+    def _unused_description(self) -> str:
+        return (
+            f"{self.model_id!r}: {len(self._replies)} of {len(self._replies) + len(self.calls)} "
+            f"replies unused, next {self._replies[0]!r:.200}"
+        )
+
+    def assert_all_used(self) -> None:
+        """Raise :class:`UnusedRepliesError` when replies are left (whatever ``allow_unused_replies``
+        says): the run stopped earlier than the script expected."""
         if self._replies:
-            raise AssertionError(f"{len(self._replies)} scripted replies were never used: {self._replies!r}")
+            raise UnusedRepliesError(f"Scripted replies were never used: {self._unused_description()}")
+
+    assert_consumed = assert_all_used
+    """Former name of :meth:`assert_all_used`."""
 
     # ------------------------------------------------------------------ answering
     def _next(self, messages: list[Any], kwargs: dict[str, Any]) -> ChatMessage:
@@ -139,58 +221,28 @@ class ScriptedModel(Model):
             message.token_usage = TokenUsage(words_in, words_out)
         return message
 
-    def generate(
-        self,
-        messages: list[Any],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
+    def _generate(self, request: ModelRequest) -> ChatMessage:
         call_kwargs = {
-            "stop_sequences": stop_sequences,
-            "response_format": response_format,
-            "tools_to_call_from": tools_to_call_from,
-            **self._merge_kwargs(kwargs),  # same precedence as real adapters (kwargs_priority)
+            "stop_sequences": request.stop_sequences,
+            "response_format": request.response_format,
+            "tools_to_call_from": request.tools_to_call_from,
+            **self._merge_kwargs(request.kwargs),  # same precedence as real adapters (kwargs_priority)
         }
-        return self._next(messages, call_kwargs)
+        return self._next(request.messages, call_kwargs)
 
-    def generate_stream(
-        self,
-        messages: list[Any],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatMessageStreamDelta]:
-        message = self.generate(messages, stop_sequences, response_format, tools_to_call_from, **kwargs)
-        return iter(self._to_deltas(message))
+    def _generate_stream(self, request: ModelRequest) -> Iterator[ChatMessageStreamDelta]:
+        return iter(self._to_deltas(self._generate(request)))
 
-    async def agenerate(
-        self,
-        messages: list[Any],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatMessage:
+    async def _agenerate(self, request: ModelRequest) -> ChatMessage:
         import asyncio
 
         await asyncio.sleep(0)  # a real client yields to the loop while waiting for the server
-        return self.generate(messages, stop_sequences, response_format, tools_to_call_from, **kwargs)
+        return self._generate(request)
 
-    async def agenerate_stream(
-        self,
-        messages: list[Any],
-        stop_sequences: list[str] | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools_to_call_from: list[Any] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatMessageStreamDelta]:
+    async def _agenerate_stream(self, request: ModelRequest) -> AsyncIterator[ChatMessageStreamDelta]:
         import asyncio
 
-        message = self.generate(messages, stop_sequences, response_format, tools_to_call_from, **kwargs)
-        for delta in self._to_deltas(message):
+        for delta in self._to_deltas(self._generate(request)):
             await asyncio.sleep(0)
             yield delta
 

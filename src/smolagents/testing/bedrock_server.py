@@ -67,7 +67,7 @@ class ConverseFailure:
     headers: dict[str, str] | None = None
 
 
-Reply = Union[str, ConverseReply, ConverseFailure, dict, Callable[[dict[str, Any]], Any]]  # noqa: UP007
+Reply = Union[str, ConverseReply, ConverseFailure, dict[str, Any], Callable[[dict[str, Any]], Any]]  # noqa: UP007
 """A scripted reply: text, a ``ConverseReply``, a ``ConverseFailure``, a dict of
 ``ConverseReply`` fields, or a callable taking the request JSON and returning one of those."""
 

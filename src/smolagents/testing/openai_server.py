@@ -51,7 +51,7 @@ class ServerFailure:
     headers: dict[str, str] | None = None
 
 
-Reply = Union[str, ServerReply, ServerFailure, dict, Callable[[dict[str, Any]], Any]]  # noqa: UP007 (runtime alias on 3.10)
+Reply = Union[str, ServerReply, ServerFailure, dict[str, Any], Callable[[dict[str, Any]], Any]]  # noqa: UP007 (runtime alias on 3.10)
 """A scripted reply: text, a ``ServerReply``, a ``ServerFailure``, a dict of ``ServerReply``
 fields, or a callable taking the request JSON and returning one of those."""
 
@@ -188,7 +188,7 @@ class OpenAICompatibleServer(ScriptedHTTPServer["RecordedRequest"]):
     def _completion(self, body: dict[str, Any], reply: ServerReply) -> tuple[int, dict[str, str], Any]:
         number = next(self._counter)
         content = _cut_at_stop(reply.content, body.get("stop"))
-        calls = []
+        calls: list[dict[str, Any]] = []
         for i, call in enumerate(reply.tool_calls or []):
             arguments = call.get("arguments", {})
             calls.append(
@@ -232,15 +232,15 @@ class OpenAICompatibleServer(ScriptedHTTPServer["RecordedRequest"]):
 
     def _answer_ollama_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         """Ollama's ``/api/chat``: the scripted reply, answered in Ollama's shapes."""
-        options = body.get("options") if isinstance(body.get("options"), dict) else {}
-        chat = {"model": body.get("model", ""), "messages": body.get("messages") or []}
+        options: dict[str, Any] = body["options"] if isinstance(body.get("options"), dict) else {}
+        chat: dict[str, Any] = {"model": body.get("model", ""), "messages": body.get("messages") or []}
         if options.get("stop") is not None:
             chat["stop"] = options["stop"]
         status, headers, answer = self._answer_chat(chat)
         if status != 200:
             error = answer.get("error", answer) if isinstance(answer, dict) else answer
-            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            return status, headers, {"error": message}
+            text = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            return status, headers, {"error": text}
         reply = answer["choices"][0]["message"]
         message: dict[str, Any] = {"role": "assistant", "content": reply.get("content") or ""}
         if reply.get("reasoning_content"):
