@@ -6,6 +6,7 @@ the UI and the next model call all read the same data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -73,10 +74,21 @@ def _jsonable(value: Any) -> Any:
         return {k if type(k) is str else safe_text(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    # typed answers (issue 12): pydantic models and dataclasses are stored as their fields
+    if callable(getattr(type(value), "model_dump", None)):
+        try:
+            return _jsonable(value.model_dump(mode="json"))
+        except Exception:  # not a pydantic model after all, or sandbox code refusing to run
+            pass
     if callable(getattr(type(value), "dict", None)):
         try:
             return _jsonable(value.dict())
         except Exception:  # not a record after all, or sandbox code refusing to run
+            pass
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        try:
+            return {f.name: _jsonable(getattr(value, f.name, None)) for f in dataclasses.fields(value)}
+        except Exception:  # sandbox code refusing to run
             pass
     return safe_text(value)
 
@@ -95,7 +107,7 @@ def _raw_value(raw: Any) -> Any:
 def _message_dict(message: ChatMessage) -> dict[str, Any]:
     """A message of a step as plain data, with ``tool_calls``, ``raw`` and ``token_usage``
     always present: replays, telemetry and UIs read them from the stored step."""
-    data = _jsonable(message.dict())
+    data: dict[str, Any] = _jsonable(message.dict())
     data["tool_calls"] = data.get("tool_calls")
     data["raw"] = _raw_value(message.raw)
     data["token_usage"] = data.get("token_usage")

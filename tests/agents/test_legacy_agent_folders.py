@@ -8,12 +8,11 @@ import json
 import textwrap
 from pathlib import Path
 
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents import CodeAgent, LogLevel, MultiStepAgent, OpenAIServerModel, ToolCallingAgent, UserError
 from smolagents.testing import ScriptedModel
-
-pytest.importorskip("openai")
 
 WEATHER_TOOL = textwrap.dedent(
     """\

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
+import openai  # noqa: F401  (in the test extra: fail if missing, never skip)
 import pytest
 
 from smolagents import LogLevel, MultiStepAgent, OpenAIModel, ToolCallingAgent, UserError
 from smolagents.testing import ScriptedModel
-
-pytest.importorskip("openai")
 
 
 def make_agent(tools):

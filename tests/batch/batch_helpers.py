@@ -93,9 +93,9 @@ def make_agent(task: BatchTask) -> CodeAgent:
         replies = [code(f"x = {number} * 2"), code("final_answer(x + 1)")]
     if delay:
         replies = [_sleeping(r, delay) if isinstance(r, str) else r for r in replies]
-    return CodeAgent(
-        tools=[], model=ScriptedModel(replies), verbosity_level=LogLevel.OFF, max_steps=max_steps
-    )
+    # a hanging task is ended by its timeout, with most of its script unused on purpose
+    model = ScriptedModel(replies, allow_unused_replies=kind == "hang")
+    return CodeAgent(tools=[], model=model, verbosity_level=LogLevel.OFF, max_steps=max_steps)
 
 
 def make_plain_agent() -> CodeAgent:

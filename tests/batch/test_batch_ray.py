@@ -20,10 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-ray = pytest.importorskip("ray")
-
-from batch_helpers import (  # noqa: E402
+import ray
+from batch_helpers import (
     N_TASKS,
     check_results,
     make_agent,
@@ -33,7 +31,7 @@ from batch_helpers import (  # noqa: E402
     read_records,
 )
 
-from smolagents.batch import run_batch  # noqa: E402
+from smolagents.batch import run_batch
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -21,7 +21,8 @@ HERE = Path(__file__).parent
 
 @pytest.mark.timeout(1200)
 def test_ray_batch_suite_in_a_loopback_only_namespace():
-    pytest.importorskip("ray")
+    import ray  # noqa: F401  (in the test extra: fail if missing, never skip)
+
     if {name for _, name in socket.if_nameindex()} == {"lo"}:
         pytest.skip("already loopback-only: test_batch_ray.py runs directly")
     if shutil.which("unshare") is None or shutil.which("ip") is None:

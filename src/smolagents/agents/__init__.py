@@ -19,6 +19,7 @@ from ..memory import (
     ToolOutput,
 )
 from ._code import CodeAgent
+from ._context import ContextBudgetError, ContextPolicy
 from ._multistep import MultiStepAgent
 from ._prompts import (
     FinalAnswerPromptTemplate,
@@ -28,17 +29,21 @@ from ._prompts import (
     populate_template,
 )
 from ._tool_calling import ToolCallingAgent
+from ._typed_output import OutputValidationError
 
 __all__ = [
     "ActionOutput",
     "ActionStep",
     "AgentMemory",
     "CodeAgent",
+    "ContextBudgetError",
+    "ContextPolicy",
     "FinalAnswerPromptTemplate",
     "FinalAnswerStep",
     "ManagedAgentPromptTemplate",
     "MemoryStep",
     "MultiStepAgent",
+    "OutputValidationError",
     "PlanningPromptTemplate",
     "PlanningStep",
     "PromptTemplates",

@@ -181,7 +181,7 @@ class CodeAgent(MultiStepAgent):
 
     # ------------------------------------------------------------------ one step
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
-        messages = self.write_memory_to_messages()
+        messages = yield from self._messages_flow()
         memory_step.model_input_messages = messages
         kwargs: dict[str, Any] = {"stop_sequences": ["Observation:", "Calling tools:"]}
         if self.use_structured_outputs_internally:

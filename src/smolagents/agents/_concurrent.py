@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcurrentRuns", "RunArgs"]
 
-RunArgs = tuple[str, bool, "list[Any] | None", "dict[str, Any] | None", int]
-"""Checked arguments of a run: (task, reset, images, additional_args, max_steps)."""
+RunArgs = tuple[str, bool, "list[Any] | None", "dict[str, Any] | None", int, Any]
+"""Checked arguments of a run: (task, reset, images, additional_args, max_steps, output), where
+output is the run's (output spec, output retries) (see ``_typed_output.py``)."""
 
 Then = Callable[["MultiStepAgent", Any], Any]
 

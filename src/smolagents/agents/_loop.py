@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import AgentGenerationError
 from ..models._messages import ChatMessage, ChatMessageStreamDelta, agglomerate_stream_deltas
+
+_T = TypeVar("_T")
 
 __all__ = ["Calls", "Effect", "ModelCall", "Outcome", "drive_async", "drive_sync", "run_flow_to_end"]
 
@@ -191,11 +193,11 @@ async def drive_async(flow: Generator[Any, Any, Any]) -> AsyncIterator[Any]:
             yield item
 
 
-def run_flow_to_end(flow: Generator[Any, Any, Any]) -> Any:
+def run_flow_to_end(flow: Generator[Any, Any, _T]) -> _T:
     """Drive a flow synchronously, discard its events and return its value."""
     events: Iterator[Any] = drive_sync(flow)
     while True:
         try:
             next(events)
         except StopIteration as stop:
-            return stop.value
+            return stop.value  # type: ignore[no-any-return]

@@ -43,9 +43,11 @@ class ManagedAgentTool(Tool):
         self.agent = agent
         self.name = agent.name  # type: ignore[assignment]
         self.description = agent.description  # type: ignore[assignment]
+        if getattr(agent, "_output_spec", None) is not None:  # a typed agent answers with an object
+            self.output_type = "object"
         super().__init__()
 
-    def forward(self, task: str, additional_args: dict[str, Any] | None = None) -> str:
+    def forward(self, task: str, additional_args: dict[str, Any] | None = None) -> Any:
         return self.agent(task, additional_args=additional_args)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
@@ -67,13 +69,14 @@ class ManagedAgentCalls:
 
         def write_memory_to_messages(self, summary_mode: bool = False) -> list[Any]: ...
 
-    def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
-        """Called by a manager: run on the task and report the answer (or the failure)."""
+    def __call__(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Called by a manager: run on the task and report the answer (or the failure); a typed
+        agent (``output_type=...``) returns its validated object itself."""
         agent: MultiStepAgent = self  # type: ignore[assignment]
         args = agent._run_args(self._managed_task(task), additional_args=additional_args, **kwargs)
         return agent._run_to_end(args, True, then=_report)
 
-    async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> str:
+    async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Async form of :meth:`__call__`, used by async managers."""
         agent: MultiStepAgent = self  # type: ignore[assignment]
         args = agent._run_args(self._managed_task(task), additional_args=additional_args, **kwargs)
@@ -84,9 +87,12 @@ class ManagedAgentCalls:
             self.prompt_templates["managed_agent"]["task"], {"name": self.name, "task": task}
         )
 
-    def _managed_report(self, result: RunResult) -> str:
+    def _managed_report(self, result: RunResult) -> Any:
         """The report of a finished run; called on the agent (or copy) that ran it, before its
-        claim ends, so the work log is that run's."""
+        claim ends, so the work log is that run's. A typed run's object is returned as is, so
+        the manager's code can use its fields."""
+        if result.state == "success" and getattr(self, "_output_spec", None) is not None:
+            return result.output
         if result.state == "success":
             report = populate_template(
                 self.prompt_templates["managed_agent"]["report"],
@@ -106,4 +112,4 @@ class ManagedAgentCalls:
 
 
 def _report(agent: MultiStepAgent, result: RunResult) -> str:
-    return agent._managed_report(result)
+    return str(agent._managed_report(result))

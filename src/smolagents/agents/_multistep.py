@@ -11,7 +11,7 @@ import threading
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
 from ..agent_types import handle_agent_output_types
@@ -33,10 +33,12 @@ from ..monitoring import AgentLogger
 from ..tools import Tool
 from ._callbacks import CallbackRegistry, call_with_optional_agent
 from ._concurrent import ConcurrentRuns, RunArgs
+from ._context import ContextMessages, ContextPolicy
 from ._loop import ModelCall, run_flow_to_end
 from ._managed import ManagedAgentCalls, ManagedAgentTool, managed_agent_inputs
 from ._prompts import EMPTY_PROMPT_TEMPLATES, PromptTemplates, merge_prompt_templates, populate_template
 from ._serialization import SavedAgent
+from ._typed_output import DEFAULT_OUTPUT_RETRIES, TypedOutputRuns
 
 __all__ = ["MultiStepAgent"]
 
@@ -45,12 +47,15 @@ def _text(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}]
 
 
-class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
+class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, ConcurrentRuns, SavedAgent):
     """Solves a task step by step (ReAct): the model acts, the agent observes, until a
     final answer or ``max_steps``.
 
     Subclasses: :class:`CodeAgent` (actions are Python code) and :class:`ToolCallingAgent`
     (actions are JSON tool calls).
+
+    ``context_policy`` (a :class:`ContextPolicy`) bounds the prompt built from memory;
+    ``output_type`` / ``output_retries`` make every run typed (see ``run``).
     """
 
     _default_prompts: str = ""
@@ -77,6 +82,9 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         return_full_result: bool = False,
         logger: AgentLogger | None = None,
         stream_outputs: bool = False,
+        context_policy: ContextPolicy | None = None,
+        output_type: Any = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None:
         if model is None or not callable(getattr(model, "generate", None)):
             raise UserError(
@@ -94,6 +102,8 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
                 f"planning_interval must be a positive integer or None, got {planning_interval!r}."
             )
         self.model = model
+        self._setup_context_policy(context_policy)
+        self._setup_output_type(output_type, output_retries)
         self.max_steps = max_steps
         self.planning_interval = planning_interval
         self.instructions = instructions
@@ -167,7 +177,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
             if agent.name in self.managed_agents:
                 raise UserError(f"Two managed agents are named {agent.name!r}; names must be unique.")
             agent.inputs = managed_agent_inputs()
-            agent.output_type = "string"
+            agent.output_type = "string" if agent._output_spec is None else "object"
             self.managed_agents[agent.name] = agent
 
     def _setup_tools(self, tools: list[Tool], add_base_tools: bool) -> None:
@@ -212,13 +222,15 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
 
     def initialize_system_prompt(self) -> str:
         """Render the system prompt template; subclasses add their own variables."""
-        return populate_template(self.prompt_templates["system_prompt"], self._prompt_variables())
+        template = self.prompt_templates["system_prompt"]
+        return self._with_output_schema(template, populate_template(template, self._prompt_variables()))
 
     def _prompt_variables(self) -> dict[str, Any]:
         return {
             "tools": self.tools,
             "managed_agents": self.managed_agents,
             "custom_instructions": self.instructions,
+            **self._output_prompt_variables(),
         }
 
     # ------------------------------------------------------------------ public run API
@@ -231,6 +243,8 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         additional_args: dict[str, Any] | None = None,
         max_steps: int | None = None,
         return_full_result: bool | None = None,
+        output_type: Any = None,
+        output_retries: int | None = None,
     ) -> Any:
         """Run the agent on ``task``.
 
@@ -238,8 +252,13 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         ``stream=True`` returns a generator of the run's events instead. Several runs may
         share one agent (threads, async tasks): each is isolated, and ``agent.memory`` holds
         the last finished run's (see ``_concurrent.py``).
+
+        ``output_type`` (a pydantic model, dataclass, TypedDict or JSON-schema dict) makes the
+        answer typed: it is validated and returned as that type. An invalid answer is the
+        step's error, shown to the model; after ``output_retries`` invalid answers (default:
+        the agent's, 3) the run raises ``OutputValidationError``.
         """
-        args = self._run_args(task, reset, images, additional_args, max_steps)
+        args = self._run_args(task, reset, images, additional_args, max_steps, output_type, output_retries)
         if stream:
             return self._stream_sync(args)
         return self._run_to_end(args, return_full_result)
@@ -253,24 +272,28 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         additional_args: dict[str, Any] | None = None,
         max_steps: int | None = None,
         return_full_result: bool | None = None,
+        output_type: Any = None,
+        output_retries: int | None = None,
     ) -> Any:
         """Async :meth:`run`: ``await agent.arun(task)``, or ``async for event in
         agent.arun(task, stream=True)``. Model calls and async tools are awaited; sync tools
         run in worker threads."""
-        args = self._run_args(task, reset, images, additional_args, max_steps)
+        args = self._run_args(task, reset, images, additional_args, max_steps, output_type, output_retries)
         if stream:
             return self._stream_async(args)
         return self._arun_to_end(args, return_full_result)
 
     def astream(self, task: str, **kwargs: Any) -> AsyncIterator[Any]:
         """Async stream of the run's events (same as ``arun(task, stream=True)``)."""
-        return self.arun(task, stream=True, **kwargs)
+        return cast(AsyncIterator[Any], self.arun(task, stream=True, **kwargs))
 
     def _result(self, started: float, return_full_result: bool | None) -> Any:
         full = self.return_full_result if return_full_result is None else return_full_result
         # text answers come back as AgentText, images as AgentImage (code written for
         # smolagents relies on it); other values unchanged
-        output = handle_agent_output_types(self._final_output)
+        output = self._final_output
+        if self._output_spec is None:
+            output = handle_agent_output_types(output)
         if not full:
             return output
         return RunResult(
@@ -308,8 +331,11 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         self._interrupt_runs()
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
-        """The memory as chat messages, ready for the model."""
-        messages = self.memory.system_prompt.to_messages(summary_mode=summary_mode)
+        """The memory as chat messages, ready for the model (through the context policy, if any:
+        a view; memory itself is never changed)."""
+        if self.context_policy is not None:
+            return run_flow_to_end(self._messages_flow(summary_mode))
+        messages: list[ChatMessage] = self.memory.system_prompt.to_messages(summary_mode=summary_mode)
         for step in self.memory.steps:
             messages.extend(step.to_messages(summary_mode=summary_mode))
         return messages
@@ -359,6 +385,8 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         images: list[Any] | None = None,
         additional_args: dict[str, Any] | None = None,
         max_steps: int | None = None,
+        output_type: Any = None,
+        output_retries: int | None = None,
     ) -> RunArgs:
         """Check a run's arguments when it is requested (a stream's errors do not wait for
         its first event); the run itself starts in :meth:`_start_run`."""
@@ -369,7 +397,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
             raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
         if additional_args and not isinstance(additional_args, dict):
             raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
-        return task, reset, images, additional_args, max_steps
+        return task, reset, images, additional_args, max_steps, self._run_output(output_type, output_retries)
 
     def _start_run(
         self,
@@ -378,8 +406,10 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         images: list[Any] | None,
         additional_args: dict[str, Any] | None,
         max_steps: int,
+        output: Any = None,
     ) -> Generator[Any, Any, Any]:
         """Prepare this agent for a run it has claimed, and return the run's flow."""
+        self._begin_typed_run(output)
         self.task = task
         self.interrupt_switch = False
         if additional_args:
@@ -432,6 +462,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
                 output = yield from self._step_flow(action_step)
                 if output is not None:
                     if output.is_final_answer:  # checked before it is announced as final
+                        output.output = self._typed_answer(output.output)
                         self._check_final_answer(output.output)
                         action_step.is_final_answer = True
                         final_output, done = output.output, True
@@ -447,6 +478,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
             yield action_step
             if done:
                 break
+            self._stop_if_output_retries_spent(action_step.error)
         if not done:
             final_output = yield from self._max_steps_flow(task, images, max_steps)
             self._run_state = "max_steps_error"
@@ -467,7 +499,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         self._append_step(action_step)
 
     def _append_step(self, step: MemoryStep) -> None:
-        self.memory.steps.append(step)  # type: ignore[arg-type]
+        self.memory.steps.append(step)
         self.step_callbacks.callback(step, agent=self)
 
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
@@ -507,7 +539,7 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         else:
             pre = populate_template(templates["update_plan_pre_messages"], variables)
             post = populate_template(templates["update_plan_post_messages"], variables)
-            history = self.write_memory_to_messages(summary_mode=True)
+            history = yield from self._messages_flow(summary_mode=True)
             messages = [
                 ChatMessage(role=MessageRole.SYSTEM, content=_text(pre)),
                 *history,
@@ -530,10 +562,10 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
         messages = [ChatMessage(role=MessageRole.SYSTEM, content=_text(templates["pre_messages"]))]
         if images:
             messages[0].content.extend({"type": "image", "image": image} for image in images)  # type: ignore[union-attr]
-        messages.extend(self.write_memory_to_messages()[1:])
+        messages.extend((yield from self._messages_flow())[1:])
         post = populate_template(templates["post_messages"], {"task": task})
         messages.append(ChatMessage(role=MessageRole.USER, content=_text(post)))
-        message = yield self._model_call(messages)
+        message: ChatMessage = yield self._model_call(messages)
         return message
 
     def _max_steps_flow(
@@ -549,6 +581,11 @@ class MultiStepAgent(ManagedAgentCalls, ConcurrentRuns, SavedAgent):
             step.model_output_message = message
             step.token_usage = message.token_usage
             answer: Any = message.text
+            if self._output_spec is not None:  # typed if the forced answer happens to fit
+                try:
+                    answer = self._output_spec.validate(answer)
+                except AgentError:
+                    pass
         except AgentGenerationError as exc:
             answer = f"Error in generating final LLM output: {exc}"
         step.action_output = answer

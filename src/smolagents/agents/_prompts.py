@@ -137,7 +137,7 @@ def populate_template(template: str, variables: dict[str, Any]) -> str:
     from jinja2 import TemplateError
 
     try:
-        return _compiled_template(template).render(**variables)
+        return str(_compiled_template(template).render(**variables))
     except TemplateError as exc:
         raise UserError(
             f"Could not render a prompt template: {exc}. Available variables: {sorted(variables)}. "

@@ -267,7 +267,7 @@ def push_agent(
 
 def pull_agent(
     cls: type, repo_id: str, token: str | None = None, trust_remote_code: bool = False, **kwargs: Any
-):
+) -> Any:
     """Download an agent folder from the Hub and load it (runs its tools' code)."""
     if not trust_remote_code:
         raise UserError(

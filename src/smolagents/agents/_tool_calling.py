@@ -87,13 +87,19 @@ class ToolCallingAgent(MultiStepAgent):
         return [*self.tools.values(), *self._managed_tools.values()]
 
     # ------------------------------------------------------------------ one step
+    def _prompt_overhead_text(self) -> str:
+        """The tool schemas sent with every call count towards a context policy's budget."""
+        tools = self._tools_with_typed_final_answer(self.tools_and_managed_agents)
+        return json.dumps([t.to_json_schema() for t in tools], default=str)
+
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
-        messages = self.write_memory_to_messages()
+        messages = yield from self._messages_flow()
         memory_step.model_input_messages = messages
         message: ChatMessage = yield self._model_call(
             messages,
             stop_sequences=["Observation:", "Calling tools:"],
-            tools_to_call_from=self.tools_and_managed_agents,
+            # a typed run shows the output schema as final_answer's argument schema
+            tools_to_call_from=self._tools_with_typed_final_answer(self.tools_and_managed_agents),
         )
         memory_step.model_output_message = message
         memory_step.model_output = message.text

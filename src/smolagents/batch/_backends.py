@@ -183,7 +183,9 @@ class ProcessBackend:
 
     def __init__(self, make_agent_blob: bytes, start_method: str = "spawn") -> None:
         self._blob = make_agent_blob
-        self._context = multiprocessing.get_context(start_method)
+        # Any: typeshed types get_context(str) as BaseContext, and only its concrete subclasses
+        # declare the context-bound Process class this uses.
+        self._context: Any = multiprocessing.get_context(start_method)
         self._idle: list[_Worker] = []
         self._busy: dict[int, _Worker] = {}
         self._spawned = 0

@@ -122,13 +122,13 @@ def run_batch(
                     ray_options=ray_options,
                 )
 
-            def record(result: BatchResult) -> None:
+            def on_result(result: BatchResult) -> None:
                 results[result.id] = result
                 if results_file is not None:
                     results_file.append(result)
                 progress.update(result)
 
-            _schedule(runner, to_run, max_concurrency, task_timeout, retries, record)
+            _schedule(runner, to_run, max_concurrency, task_timeout, retries, on_result)
         finished = True
     finally:
         if runner is not None:
@@ -194,9 +194,9 @@ def _schedule(
                 if key in running and task_timeout is not None:
                     running[key].deadline = time.monotonic() + task_timeout
                 continue
-            attempt = running.pop(key, None)
-            if attempt is not None:  # None: the late result of an attempt already timed out
-                finish(attempt, outcome)
+            done = running.pop(key, None)
+            if done is not None:  # None: the late result of an attempt already timed out
+                finish(done, outcome)
         now = time.monotonic()
         for key, attempt in list(running.items()):
             if attempt.deadline is not None and now >= attempt.deadline:
