@@ -7,13 +7,18 @@ the classes that need them, when they are created.
 
 __version__ = "0.1.0"
 
+from typing import Any
+
 from ._monitoring_types import LogLevel, Timing, TokenUsage
 from .agent_types import AgentAudio, AgentImage, AgentText, AgentType
 from .agents import (
     CodeAgent,
+    ContextBudgetError,
+    ContextPolicy,
     FinalAnswerPromptTemplate,
     ManagedAgentPromptTemplate,
     MultiStepAgent,
+    OutputValidationError,
     PlanningPromptTemplate,
     PromptTemplates,
     ToolCallingAgent,
@@ -101,10 +106,13 @@ _LAZY = {
     "E2BExecutor": "remote_executors",
     "ModalExecutor": "remote_executors",
     "BlaxelExecutor": "remote_executors",
+    # the chat UI: gradio loads when one is created
+    "GradioUI": "gradio_ui",
+    "stream_to_gradio": "gradio_ui",
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
@@ -117,6 +125,9 @@ def __getattr__(name: str):
 __all__ = [
     # agents
     "CodeAgent",
+    "ContextBudgetError",
+    "ContextPolicy",
+    "OutputValidationError",
     "FinalAnswerPromptTemplate",
     "ManagedAgentPromptTemplate",
     "MultiStepAgent",
@@ -191,6 +202,9 @@ __all__ = [
     "E2BExecutor",
     "ModalExecutor",
     "BlaxelExecutor",
+    # interfaces
+    "GradioUI",
+    "stream_to_gradio",
     # monitoring
     "AgentLogger",
     "LogLevel",

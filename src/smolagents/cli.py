@@ -173,11 +173,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return batch_main(argv[1:])
     args = parse_arguments(argv)
-    try:
-        model = build_model(args.model_type, args.model_id, args.api_base, args.api_key, args.provider)
-    except NoModelConfigured as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    if args.prompt is None and sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            model = _interactive_setup(args)
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 1
+    else:
+        try:
+            model = build_model(args.model_type, args.model_id, args.api_base, args.api_key, args.provider)
+        except NoModelConfigured as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
     agent = _build_agent(args, model)
     if args.prompt is not None:
         print(agent.run(args.prompt))
@@ -194,6 +201,49 @@ def main(argv: list[str] | None = None) -> int:
         print(agent.run(task, reset=first))
         first = False
     return 0
+
+
+def _interactive_setup(args: argparse.Namespace) -> Any:
+    """In a terminal with no task given: ask for the agent type, the model (when none is
+    configured) and the tools, re-asking after a bad answer. Returns the model."""
+    from rich.console import Console
+    from rich.prompt import Prompt
+
+    from . import models
+    from .default_tools import TOOL_MAPPING
+
+    console = Console()
+    console.print("[bold]smolagent[/bold] interactive setup — press Enter to keep the value in brackets.")
+    args.action_type = Prompt.ask("Agent type", choices=["code", "tool_calling"], default=args.action_type)
+    known = sorted(n for n in models.__all__ if n.endswith("Model") and n not in {"Model", "ApiModel"})
+    while True:
+        try:
+            model = build_model(args.model_type, args.model_id, args.api_base, args.api_key, args.provider)
+            break
+        except NoModelConfigured as exc:
+            console.print(f"[red]{str(exc).splitlines()[0]}[/red]")
+            console.print("Tell me which model to use:")
+            args.model_type = Prompt.ask("Model type", choices=known, default="OpenAIModel")
+            args.model_id = Prompt.ask("Model id", default=args.model_id or DEFAULT_OPENAI_MODEL_ID)
+            args.api_base = Prompt.ask("API base URL (empty: the provider's default)", default="") or None
+            args.api_key = (
+                Prompt.ask("API key (empty: from the environment)", password=True, default="") or None
+            )
+        except Exception as exc:  # the model class refused the settings: say why and ask again
+            console.print(f"[red]The model could not be created: {type(exc).__name__}: {exc}[/red]")
+            args.model_type = None
+    console.print(f"Model: [bold]{type(model).__name__}[/bold] {getattr(model, 'model_id', '') or ''}")
+    available = sorted(TOOL_MAPPING)
+    while True:
+        answer = Prompt.ask(
+            f"Tools, separated by spaces or commas (from {available})", default=" ".join(args.tools)
+        )
+        names = [name for name in answer.replace(",", " ").split() if name]
+        unknown = [name for name in names if name not in TOOL_MAPPING]
+        if not unknown:
+            args.tools = names
+            return model
+        console.print(f"[red]Unknown tool(s) {unknown}. Available tools: {available}.[/red]")
 
 
 if __name__ == "__main__":  # pragma: no cover
