@@ -18,6 +18,7 @@ __all__ = [
     "StaticRefusal",
     "call",
     "fast_test",
+    "fused_int_test",
     "inline_safe_test",
     "load",
     "spec_is_small",
@@ -210,6 +211,72 @@ def inline_safe_test(op: ast.operator, left: ast.expr, right: ast.expr, first_le
             return None
         return checks[0] if len(checks) == 1 else ast.BoolOp(op=ast.And(), values=checks)
     return None
+
+
+#: a fused expression's integers stay below this many bits (every operation on them is cheap)
+_FUSED_BITS = 4096
+
+
+def _int_bits(node: ast.expr, names: list[str]) -> int | None:
+    """Bits an int arithmetic tree can reach when every name in it holds a one-digit int
+    (None: not such a tree). Collects the names, in order, into ``names``."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        if node.id not in names:
+            names.append(node.id)
+        return 30
+    if _small_int_constant(node):
+        return 30
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _int_bits(node.operand, names)
+    if not isinstance(node, ast.BinOp):
+        return None
+    if isinstance(node.op, ast.Pow):
+        exponent = node.right.value if isinstance(node.right, ast.Constant) else None
+        if type(exponent) is not int or not 0 <= exponent <= 8:
+            return None
+        base = _int_bits(node.left, names)
+        return None if base is None else max(base * exponent, 1)
+    if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Mod, ast.FloorDiv)):
+        return None
+    left, right = _int_bits(node.left, names), _int_bits(node.right, names)
+    if left is None or right is None:
+        return None
+    if isinstance(node.op, ast.Mult):
+        return left + right
+    if isinstance(node.op, ast.Mod):
+        return right  # |a % b| < |b|
+    if isinstance(node.op, ast.FloorDiv):
+        return left
+    return max(left, right) + 1
+
+
+def _checked_add(node: ast.BinOp) -> bool:
+    """``a + b`` of two non-constants: its result is length-checked unless fused."""
+    return isinstance(node.op, ast.Add) and not (
+        isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant)
+    )
+
+
+def fused_int_test(node: ast.BinOp) -> ast.expr | None:
+    """One inline test under which a whole arithmetic expression over names and small int
+    constants runs natively (``i * i % 7``, ``(a * b + c) // d``): every name holds a
+    one-digit int, so no intermediate can grow past a few thousand bits. None when the
+    expression is not such a tree or nothing in it would be checked anyway."""
+    names: list[str] = []
+    bits = _int_bits(node, names)
+    if bits is None or bits > _FUSED_BITS or not names:
+        return None
+    checked = [
+        sub
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.BinOp) and (type(sub.op) in CHECKED_BINOPS or _checked_add(sub))
+    ]
+    if len(checked) < 2:
+        return None  # one operation: its own inline test is as cheap or cheaper
+    tests: list[ast.expr] = []
+    for name in names:
+        tests += [_is_int(load(name)), _one_digit(load(name))]
+    return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
 
 
 def spec_is_small(spec: str) -> bool:

@@ -7,6 +7,10 @@ the function never rebinds keeps its object, an object keeps its type (``__class
 out of reach), and the fast-type tables only ever grow (a stale "no" just takes the
 guarded path, which is always correct). So the test is computed once at function entry
 into a local flag, and each use reads the flag.
+
+The same holds for the inline arithmetic guards on a stable parameter (``type(n) is int``
+and ``-2**30 < n < 2**30`` before a native ``n % d``): an int never changes its value, so a
+helper like ``is_prime(n)`` tests ``n`` once per call instead of once per loop iteration.
 """
 
 from __future__ import annotations
@@ -99,19 +103,87 @@ def _receiver_test(node: ast.AST, names: set[str]) -> tuple[str, str] | None:
     return node.left.args[0].id, node.comparators[0].id
 
 
+def _int_test(node: ast.AST, names: set[str]) -> str | None:
+    """``name`` when ``node`` is ``__sb_type__(name) is __sb_int__`` for a stable name."""
+    if (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Is)
+        and isinstance(node.comparators[0], ast.Name)
+        and node.comparators[0].id == "__sb_int__"
+        and isinstance(node.left, ast.Call)
+        and isinstance(node.left.func, ast.Name)
+        and node.left.func.id == "__sb_type__"
+        and len(node.left.args) == 1
+        and not node.left.keywords
+        and isinstance(node.left.args[0], ast.Name)
+        and node.left.args[0].id in names
+    ):
+        return node.left.args[0].id
+    return None
+
+
+def _bounds_test(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` is ``low < name < high`` with constant bounds."""
+    return (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 2
+        and all(isinstance(op, ast.Lt) for op in node.ops)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.comparators[0], ast.Name)
+        and node.comparators[0].id == name
+        and isinstance(node.comparators[1], ast.Constant)
+    )
+
+
 class _Replacer(ast.NodeTransformer):
     def __init__(self, names: set[str]) -> None:
         self.names = names
         self.flags: dict[tuple[str, str], str] = {}
+        self.tests: dict[str, ast.expr] = {}  # flag -> the test computed once at entry
+
+    def flag_for(self, key: tuple[str, str], test: ast.expr) -> ast.Name:
+        flag = self.flags.setdefault(key, f"__sb_f{len(self.flags)}_{key[0]}__")
+        self.tests.setdefault(flag, test)
+        return load(flag)
 
     def visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, _NESTED_SCOPES):
             return node  # a nested scope keeps its own tests
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+            return self.guard_chain(node)
         key = _receiver_test(node, self.names)
-        if key is None:
-            return self.generic_visit(node)
-        flag = self.flags.setdefault(key, f"__sb_f{len(self.flags)}_{key[0]}__")
-        return ast.copy_location(load(flag), node)
+        if key is not None:
+            return ast.copy_location(self.flag_for(key, node), node)
+        name = _int_test(node, self.names)
+        if name is not None:
+            return ast.copy_location(self.flag_for((name, "int"), node), node)
+        return self.generic_visit(node)
+
+    def guard_chain(self, node: ast.BoolOp) -> ast.expr:
+        """``a and b and ...`` with each ``type(n) is int and low < n < high`` pair on a
+        stable ``n`` read from one flag."""
+        values: list[ast.expr] = []
+        index = 0
+        while index < len(node.values):
+            value = node.values[index]
+            name = _int_test(value, self.names)
+            if (
+                name is not None
+                and index + 1 < len(node.values)
+                and _bounds_test(node.values[index + 1], name)
+            ):
+                pair = ast.BoolOp(op=ast.And(), values=[value, node.values[index + 1]])
+                bounds = ast.unparse(node.values[index + 1])
+                values.append(ast.copy_location(self.flag_for((name, bounds), pair), value))
+                index += 2
+                continue
+            values.append(self.visit(value))  # type: ignore[arg-type]
+            index += 1
+        if len(values) == 1:
+            return values[0]
+        node.values = values
+        return node
 
 
 def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stmt]:
@@ -122,12 +194,7 @@ def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stm
     new_body = [replacer.visit(statement) for statement in body]
     if not replacer.flags:
         return body
-    prelude: list[ast.stmt] = []
-    for (name, table), flag in replacer.flags.items():
-        test = ast.Compare(
-            left=ast.Call(func=load("__sb_type__"), args=[load(name)], keywords=[]),
-            ops=[ast.In()],
-            comparators=[load(table)],
-        )
-        prelude.append(ast.Assign(targets=[store(flag)], value=test, lineno=0))
+    prelude: list[ast.stmt] = [
+        ast.Assign(targets=[store(flag)], value=test, lineno=0) for flag, test in replacer.tests.items()
+    ]
     return [*prelude, *new_body]  # type: ignore[list-item]

@@ -231,6 +231,12 @@ def builtin_overrides(runtime: Runtime, limits: SandboxLimits, guard: ChainGuard
 # --------------------------------------------------------------------------- modules
 
 
+#: ``math.isqrt`` below this is cheap whatever the limits (a module constant: ``1 << 4096``
+#: written inline is not folded by the compiler and would be rebuilt on every call)
+_CHEAP_ISQRT = 1 << 4096
+_CHEAP_INT = 1 << 62
+
+
 def math_overrides(limits: SandboxLimits, runtime: Runtime) -> dict[str, Any]:
     """``gcd``/``lcm`` pairwise with cost checks and ticks; ``isqrt`` by operand size."""
 
@@ -238,7 +244,18 @@ def math_overrides(limits: SandboxLimits, runtime: Runtime) -> dict[str, Any]:
         small, large = sorted((abs(a).bit_length(), abs(b).bit_length()))
         check_int_work(small * large, limits, what, (large, small))
 
+    real_gcd = math.gcd
+
     def gcd(*integers: Any) -> int:
+        if len(integers) == 2:  # fast path: two machine-size ints are cheap whatever the limits
+            a, b = integers
+            if (
+                type(a) is int
+                and type(b) is int
+                and -_CHEAP_INT < a < _CHEAP_INT
+                and -_CHEAP_INT < b < _CHEAP_INT
+            ):
+                return real_gcd(a, b)
         values = [operator.index(value) for value in integers]
         result = 0
         for index, value in enumerate(values):
@@ -269,7 +286,7 @@ def math_overrides(limits: SandboxLimits, runtime: Runtime) -> dict[str, Any]:
     real_isqrt = math.isqrt
 
     def isqrt(n: Any) -> int:
-        if type(n) is int and 0 <= n < 1 << 4096:  # fast path: cheap whatever the limits
+        if type(n) is int and 0 <= n < _CHEAP_ISQRT:  # fast path: cheap whatever the limits
             return real_isqrt(n)
         value = operator.index(n)
         bits = value.bit_length()

@@ -11,13 +11,25 @@ import ast
 import copy
 from typing import Any
 
-from ._ast_build import CHECKED_BINOPS, CHECKED_INPLACE, call, fast_test, inline_safe_test, load, store
+from ._ast_build import (
+    CHECKED_BINOPS,
+    CHECKED_INPLACE,
+    call,
+    fast_test,
+    fused_int_test,
+    inline_safe_test,
+    load,
+    store,
+)
 
 __all__ = ["AssignmentRules"]
 
 
 class AssignmentRules:
     """Part of the rewriter: assignments, augmented assignments and checked operators."""
+
+    #: set while rewriting the checked fallback of a fused expression
+    in_fused_fallback = False
 
     # provided by the rewriter class
     def visit(self, node: ast.AST) -> Any:
@@ -202,6 +214,22 @@ class AssignmentRules:
 
     # ------------------------------------------------------------------ operators
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        fused = None if self.in_fused_fallback else fused_int_test(node)
+        if fused is not None:
+            # small ints everywhere: the expression as written; otherwise each operation checked
+            native = copy.deepcopy(node)
+            for sub in ast.walk(native):
+                if isinstance(sub, ast.Name):
+                    self.visit(sub)  # the same name checks as the checked path
+            self.in_fused_fallback = True  # its parts are not fused again (code size)
+            try:
+                checked = self.checked_binop_tree(node)
+            finally:
+                self.in_fused_fallback = False
+            return ast.copy_location(ast.IfExp(test=fused, body=native, orelse=checked), node)
+        return self.checked_binop_tree(node)
+
+    def checked_binop_tree(self, node: ast.BinOp) -> ast.expr:
         node.left = self.visit(node.left)
         node.right = self.visit(node.right)
         helper = CHECKED_BINOPS.get(type(node.op))

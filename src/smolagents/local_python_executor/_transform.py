@@ -420,7 +420,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             if generator.is_async:
                 raise StaticRefusal("async comprehensions are not supported in the sandbox", node, False)
             self.iterable_depth += 1
-            generator.iter = self.visit(generator.iter)
+            generator.iter = _iterated(self.visit(generator.iter))
             self.iterable_depth -= 1
             if index == 0:
                 self.scopes.append(("comprehension", ""))
@@ -458,7 +458,9 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
     def visit_For(self, node: ast.For) -> ast.For:
         node.target = self.visit(node.target)
         node.iter = self.visit(node.iter)
-        if self.in_function():
+        counted = _counted_range(node.iter)
+        node.iter = _iterated(node.iter)
+        if self.in_function() and not counted:
             node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
         else:
             node.iter = ticked(node.iter)
@@ -512,6 +514,26 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
 
 #: builtins (stand-in classes) whose plain calls can skip the class: name -> maker helper
 _DIRECT_BUILTINS = {"range": "__sb_range__"}
+
+
+def _iterated(node: ast.expr) -> ast.expr:
+    """An iterable only looped over: ``range(...)`` there is the real range (one C call, no
+    checked maker): a loop never materialises it, and every item it yields costs a tick."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__":
+        node.func = ast.copy_location(load("__sb_rrange__"), node.func)
+    return node
+
+
+def _counted_range(node: ast.expr) -> bool:
+    """A ``range(...)`` whose bounds are not small constants: a counting loop that is usually
+    long, so even inside a function its ticks are drawn at C speed (``compress``) rather
+    than by a tick statement per iteration (``for d in range(2, isqrt(n) + 1)``)."""
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__"
+    ):
+        return False
+    constants = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
+    return len(constants) < len(node.args) or not all(type(c) is int and abs(c) <= 16 for c in constants)
 
 
 def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = True) -> tuple[ast.Module, int]:

@@ -1,0 +1,129 @@
+"""The sandbox's speed shortcuts keep its limits: guards hoisted to function entry, real
+``range`` objects in loops, counted loops in functions drawing ticks at C speed, and the
+small-operand fast paths of ``math.gcd``/``math.isqrt``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from smolagents.errors import InterpreterError, SandboxResourceError
+from smolagents.local_python_executor import LocalPythonExecutor
+
+
+def run(code: str, imports: list[str] | None = None, **limits: object) -> object:
+    executor = LocalPythonExecutor(imports or [], **limits)  # type: ignore[arg-type]
+    executor.send_tools({})
+    return executor(code).output
+
+
+MOD_HELPER = (
+    "def rem(n, d):\n    total = 0\n    for _ in range(3):\n        total = n % d\n    return total\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("rem(17, 5)", 2),
+        ("rem(-(2**40) - 3, 7)", (-(2**40) - 3) % 7),  # past the one-digit bound: checked path
+        ("rem(10**400 + 9, 10**399 + 7)", (10**400 + 9) % (10**399 + 7)),
+        ("rem('id=%d', 42)", "id=42"),  # str on the left is formatting: never the int path
+        ("rem(7.5, 2)", 1.5),
+    ],
+)
+def test_hoisted_remainder_guard_takes_the_right_path_per_call(call: str, expected: object) -> None:
+    assert run(MOD_HELPER + call) == expected
+
+
+def test_hoisted_guard_still_refuses_a_format_bomb_on_a_parameter() -> None:
+    with pytest.raises(SandboxResourceError, match=r"max_sequence_length|format"):
+        run(MOD_HELPER + "rem('%0999999999d', 1)")
+
+
+def test_hoisted_guard_is_not_fooled_by_a_parameter_rebound_in_the_function() -> None:
+    code = (
+        "def f(n):\n    out = []\n    for d in range(1, 3):\n        out.append(n % d)\n        n = '%d'\n"
+        "    return out\nf(5)"
+    )
+    assert run(code) == [0, "2"]
+
+
+def test_counted_range_loop_in_a_function_stops_at_the_operation_limit() -> None:
+    code = "def spin(k):\n    total = 0\n    for i in range(k):\n        total += 1\n    return total\nspin(10**15)"
+    with pytest.raises(SandboxResourceError, match="max_operations"):
+        run(code, max_operations=20_000)
+
+
+def test_comprehension_over_a_huge_range_in_a_function_stops_at_the_operation_limit() -> None:
+    code = "def spin(k):\n    return [i for i in range(k)]\nspin(10**18)"
+    with pytest.raises(SandboxResourceError, match="max_operations"):
+        run(code, max_operations=20_000)
+
+
+def test_counted_range_loop_in_a_function_is_preempted_by_the_timeout() -> None:
+    code = "def spin(k):\n    for i in range(k):\n        pass\nspin(10**15)"
+    with pytest.raises(InterpreterError, match=r"timeout|time limit|seconds"):
+        run(code, timeout_seconds=0.5, max_operations=None)
+
+
+def test_range_outside_a_loop_is_still_the_checked_stand_in() -> None:
+    with pytest.raises(SandboxResourceError, match=r"max_sequence_length|items"):
+        run("r = range(10**12)\nlist(r)")
+
+
+def test_loop_over_a_range_with_huge_bounds_iterates() -> None:
+    assert run("out = []\nfor i in range(10**30, 10**30 + 3):\n    out.append(i)\nout") == [
+        10**30,
+        10**30 + 1,
+        10**30 + 2,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("math.gcd(84, 36)", 12),
+        ("math.gcd(-84, 36)", 12),
+        ("math.gcd(2**70, 2**65 * 3)", 2**65),
+        ("math.gcd(84, 36, 10)", 2),
+        ("math.gcd()", 0),
+        ("math.gcd(True, 4)", 1),
+        ("math.isqrt(99)", 9),
+        ("math.isqrt(10**200)", 10**100),
+    ],
+)
+def test_math_fast_paths_agree_with_math(code: str, expected: int) -> None:
+    assert run("import math\n" + code, ["math"]) == expected
+    assert eval(code, {"math": math}) == expected
+
+
+def test_isqrt_of_a_negative_number_is_still_an_error() -> None:
+    with pytest.raises(InterpreterError, match="isqrt"):
+        run("import math\nmath.isqrt(-4)", ["math"])
+
+
+FUSED = "def calc(a, b, c):\n    return (a * b + c) % 1000003 + a * a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((3, 4, 5), (3 * 4 + 5) % 1000003 + 9),
+        ((10**50, 7, 1), (10**50 * 7 + 1) % 1000003 + 10**100),  # big ints: every step checked
+        ((True, 4, -5), (1 * 4 - 5) % 1000003 + 1),
+        ((2.5, 2, 1), (2.5 * 2 + 1) % 1000003 + 6.25),
+    ],
+)
+def test_fused_arithmetic_matches_python_for_every_operand_kind(
+    args: tuple[object, ...], expected: object
+) -> None:
+    assert run(FUSED + f"calc{args!r}") == expected
+
+
+def test_fused_expression_on_strings_takes_the_checked_path() -> None:
+    code = "def build(s, n, t):\n    return s * n + t * n\n"
+    assert run(code + "build('ab', 3, 'c')") == "abababccc"
+    with pytest.raises(SandboxResourceError):
+        run(code + "build('ab', 10**12, 'c')")
