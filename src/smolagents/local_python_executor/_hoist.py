@@ -140,9 +140,9 @@ class _Replacer(ast.NodeTransformer):
     def __init__(self, names: set[str]) -> None:
         self.names = names
         self.flags: dict[tuple[str, str], str] = {}
-        self.tests: dict[str, ast.expr] = {}  # flag -> the test computed once at entry
+        self.tests: dict[str, ast.AST] = {}  # flag -> the test computed once at entry
 
-    def flag_for(self, key: tuple[str, str], test: ast.expr) -> ast.Name:
+    def flag_for(self, key: tuple[str, str], test: ast.AST) -> ast.Name:
         flag = self.flags.setdefault(key, f"__sb_f{len(self.flags)}_{key[0]}__")
         self.tests.setdefault(flag, test)
         return load(flag)
@@ -195,6 +195,7 @@ def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stm
     if not replacer.flags:
         return body
     prelude: list[ast.stmt] = [
-        ast.Assign(targets=[store(flag)], value=test, lineno=0) for flag, test in replacer.tests.items()
+        ast.Assign(targets=[store(flag)], value=test, lineno=0)  # type: ignore[arg-type]
+        for flag, test in replacer.tests.items()
     ]
     return [*prelude, *new_body]  # type: ignore[list-item]
