@@ -111,5 +111,6 @@ class ManagedAgentCalls:
         return report
 
 
-def _report(agent: MultiStepAgent, result: RunResult) -> str:
-    return str(agent._managed_report(result))
+def _report(agent: MultiStepAgent, result: RunResult) -> Any:
+    """The text report, or a typed run's object as is (never stringified)."""
+    return agent._managed_report(result)
