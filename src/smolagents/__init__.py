@@ -7,7 +7,7 @@ the classes that need them, when they are created.
 
 __version__ = "0.1.0"
 
-from typing import Any
+from typing import Any as _Any
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage
 from .agent_types import AgentAudio, AgentImage, AgentText, AgentType
@@ -112,7 +112,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
         import importlib
 
