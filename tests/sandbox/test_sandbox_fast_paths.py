@@ -127,3 +127,32 @@ def test_fused_expression_on_strings_takes_the_checked_path() -> None:
     assert run(code + "build('ab', 3, 'c')") == "abababccc"
     with pytest.raises(SandboxResourceError):
         run(code + "build('ab', 10**12, 'c')")
+
+
+class _Counter:
+    """A host object with an instance dict, handed to the sandbox as a variable."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def bump(self) -> int:
+        self.count += 1
+        return self.count
+
+
+def test_a_cached_method_verdict_does_not_cover_a_callable_the_instance_shadows_it_with() -> None:
+    import os
+
+    from smolagents.errors import SandboxSecurityError
+
+    executor = LocalPythonExecutor([])
+    executor.send_tools({})
+    counter = _Counter()
+    executor.send_variables({"counter": counter})
+    assert executor("[counter.bump() for _ in range(3)][-1]").output == 3  # vetted once, then cached
+    counter.__dict__["bump"] = os.system  # the host puts a dangerous callable on the instance
+    with pytest.raises(SandboxSecurityError):
+        executor("counter.bump('echo pwned')")
+    other = _Counter()
+    executor.send_variables({"other": other})
+    assert executor("other.bump()").output == 1  # another instance still uses the cached verdict

@@ -203,6 +203,15 @@ def _callable_key(value: Any) -> Any:
     return value
 
 
+def _class_attribute(kind: type, name: str) -> Any:
+    """The plain function ``name`` resolves to on ``kind``'s MRO (None if something else)."""
+    for klass in kind.__mro__:
+        if name in klass.__dict__:
+            value = klass.__dict__[name]
+            return value if type(value) is types.FunctionType else None
+    return None
+
+
 class AttributeGuard(SpecialAttributes, MatchPatternGate):
     """The attribute policy of one executor (closures over its runtime)."""
 
@@ -239,6 +248,9 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         )
         #: (receiver type, name) pairs whose bound method was vetted once and needs no more
         self.vetted_methods: set[tuple[type, str]] = set()
+        #: the same for types with instance dicts (``random.Random``): valid while the
+        #: instance's own dict does not hold the name (checked on every read)
+        self.vetted_class_methods: set[tuple[type, str]] = set()
         self.ga = self._make_ga()
 
     # ------------------------------------------------------------------ get
@@ -249,10 +261,13 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         method_type = types.MethodType
         sandbox_file = SANDBOX_FILENAME
         vetted_methods = self.vetted_methods
+        vetted_class_methods = self.vetted_class_methods
 
         def ga(obj: Any, name: str) -> Any:
             kind = type(obj)
             if kind in fast or (kind, name) in vetted_methods:
+                return getattr(obj, name)
+            if (kind, name) in vetted_class_methods and name not in obj.__dict__:
                 return getattr(obj, name)
             if kind is super:
                 # ``super().method``: a method the sandbox itself defined needs no vetting
@@ -291,6 +306,20 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
             # a method of a type without instance dicts: the same (type, name) always gives
             # the same method, with the same verdict; later reads skip the vetting
             self.vetted_methods.add((kind, name))
+        elif (
+            type(value) is types.MethodType
+            and value.__self__ is obj
+            and kind not in self.rt.sandbox_classes
+            and type(getattr(kind, "__dict__", None)) is types.MappingProxyType
+            and isinstance(getattr(obj, "__dict__", None), dict)
+            and name not in obj.__dict__
+            and value.__func__ is _class_attribute(kind, name)
+            and value.__func__ not in self.mutator_checks  # those decide per receiver
+            and len(self.vetted_class_methods) < 4096
+        ):
+            # a Python method found on the class (not the instance): the verdict is the
+            # function's, and ``ga`` re-checks that the instance does not shadow the name
+            self.vetted_class_methods.add((kind, name))
         return value
 
     def vet(self, value: Any) -> Any:
