@@ -156,3 +156,30 @@ def test_a_cached_method_verdict_does_not_cover_a_callable_the_instance_shadows_
     other = _Counter()
     executor.send_variables({"other": other})
     assert executor("other.bump()").output == 1  # another instance still uses the cached verdict
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # both operands are expressions: bound once each, left first
+        (
+            "rows = [{'p': 3, 'q': 4}, {'p': 10**40, 'q': 3}]\n[r['p'] * r['q'] for r in rows]",
+            [12, 3 * 10**40],
+        ),
+        ("def f():\n    r = {'s': 'ab', 'n': 3}\n    return r['s'] * r['n']\nf()", "ababab"),
+        # the right side rebinds the left name: Python multiplies the old value
+        ("def f():\n    x = 2\n    return x * (x := 5)\nf()", 10),
+        (
+            "log = []\ndef a():\n    log.append('a')\n    return 6\ndef b():\n    log.append('b')\n    return 7\n"
+            "(a() * b(), a() % b(), log)",
+            (42, 6, ["a", "b", "a", "b"]),
+        ),
+    ],
+)
+def test_operands_that_are_expressions_keep_python_semantics(code: str, expected: object) -> None:
+    assert run(code) == expected
+
+
+def test_operands_that_are_expressions_still_refuse_a_repetition_bomb() -> None:
+    with pytest.raises(SandboxResourceError):
+        run("d = {'s': 'ab', 'n': 10**12}\nd['s'] * d['n']")

@@ -260,6 +260,8 @@ class AssignmentRules:
 
         A left operand that is not a name is bound once with ``:=`` in the test (where
         ``:=`` is allowed), so ``i * i % 7`` stays native for small ints."""
+        if not isinstance(right, (ast.Name, ast.Constant)) and self.walrus_allowed():
+            return self.checked_binop_bound(op, left, right, helper)
         first_left: ast.expr = left
         if not isinstance(left, (ast.Name, ast.Constant)) and self.walrus_allowed():
             first_left = ast.NamedExpr(target=store("__sb_o__"), value=left)
@@ -271,3 +273,27 @@ class AssignmentRules:
             return call(helper, first_left, right)
         native = ast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right))
         return ast.IfExp(test=test, body=native, orelse=call(helper, copy.deepcopy(left), right))
+
+    def checked_binop_bound(self, op: ast.operator, left: ast.expr, right: ast.expr, helper: str) -> ast.expr:
+        """``r["price"] * r["qty"]``: both operands bound once, in order, to temporaries of
+        their own (nested operands may use the shared ones), then the same inline test."""
+        # a name on the left is bound too: evaluating the right side (a call, a ``:=``) may
+        # rebind it, and Python reads the left operand first
+        names = [self.temp(), self.temp()]
+        binds: list[ast.expr] = [
+            ast.Compare(
+                left=ast.NamedExpr(target=store(name), value=value), ops=[ast.Is()], comparators=[load(name)]
+            )
+            for name, value in zip(names, (left, right))
+        ]  # ``(t := value) is t``: always true, it only binds
+        test = inline_safe_test(op, load(names[0]), load(names[1]), load(names[0]))
+        if test is None:
+            return call(helper, left, right)
+        native = ast.BinOp(left=load(names[0]), op=op, right=load(names[1]))
+        if test is not True:
+            binds.append(test)
+        return ast.IfExp(
+            test=ast.BoolOp(op=ast.And(), values=binds) if len(binds) > 1 else binds[0],
+            body=native,
+            orelse=call(helper, load(names[0]), load(names[1])),
+        )
