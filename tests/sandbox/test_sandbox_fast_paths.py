@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from smolagents.errors import InterpreterError, SandboxResourceError
+from smolagents.errors import InterpreterError, SandboxResourceError, SandboxSecurityError
 from smolagents.local_python_executor import LocalPythonExecutor
 
 
@@ -143,8 +143,6 @@ class _Counter:
 def test_a_cached_method_verdict_does_not_cover_a_callable_the_instance_shadows_it_with() -> None:
     import os
 
-    from smolagents.errors import SandboxSecurityError
-
     executor = LocalPythonExecutor([])
     executor.send_tools({})
     counter = _Counter()
@@ -183,3 +181,67 @@ def test_operands_that_are_expressions_keep_python_semantics(code: str, expected
 def test_operands_that_are_expressions_still_refuse_a_repetition_bomb() -> None:
     with pytest.raises(SandboxResourceError):
         run("d = {'s': 'ab', 'n': 10**12}\nd['s'] * d['n']")
+
+
+SUPER_CLASSES = """
+class Base:
+    def describe(self):
+        return "base"
+class Child(Base):
+    def describe(self):
+        return super().describe() + "+child"
+class Keys(dict):
+    def names(self):
+        return sorted(super().keys())
+"""
+
+
+def test_super_method_calls_on_sandbox_hierarchies_work() -> None:
+    assert run(SUPER_CLASSES + "(Child().describe(), Keys(b=1, a=2).names())") == ("base+child", ["a", "b"])
+
+
+def test_super_through_a_host_base_still_vets_what_it_reaches(tmp_path) -> None:
+    target = tmp_path / "frame.pkl"
+    code = (
+        "import pandas as pd\n"
+        "class Frame(pd.DataFrame):\n"
+        "    def save(self, path):\n"
+        "        return super().to_pickle(path)\n"
+        f"Frame({{'a': [1]}}).save({str(target)!r})"
+    )
+    with pytest.raises(SandboxSecurityError, match="super"):
+        run(code, ["pandas"])
+    assert not target.exists()
+
+
+STR_CHILD = "class S(str):\n    def pad(self, n, fill='*'):\n        return super().ljust(n, fill)\n"
+
+
+def test_super_reaches_a_builtin_parents_checked_special_method() -> None:
+    assert run(STR_CHILD + "S('ab').pad(5)") == "ab***"
+    with pytest.raises(SandboxResourceError):
+        run(STR_CHILD + "S('ab').pad(10**10)")
+
+
+def test_super_format_keeps_the_format_string_policy() -> None:
+    code = (
+        "class S(str):\n    def show(self, x):\n        return super().format(x)\nS('{0.__class__}').show(1)"
+    )
+    assert run(code.replace("{0.__class__}", "<{0}>")) == "<1>"
+    with pytest.raises(SandboxSecurityError, match="__class__"):
+        run(code)
+
+
+def test_super_extend_from_an_endless_iterator_stops_at_the_limits() -> None:
+    code = (
+        "import itertools\nclass L(list):\n    def grow(self):\n        super().extend(itertools.count())\n"
+        "L().grow()"
+    )
+    with pytest.raises(SandboxResourceError):
+        run(code, ["itertools"], max_operations=50_000, timeout_seconds=5)
+
+
+def test_super_of_an_overridden_special_method_is_refused_with_advice() -> None:
+    code = "class S(str):\n    def ljust(self, n):\n        return super().ljust(n)\nS('a').ljust(3)"
+    with pytest.raises(SandboxSecurityError, match="name the parent class explicitly"):
+        run(code)

@@ -395,6 +395,7 @@ def build_builtins(
         {
             "range": range_,
             "__sb_range__": make_range,  # ``range(...)`` calls where the code never rebinds ``range``
+            "__sb_super__": builtins.super,  # the real ``super`` type, for ``super().method`` tests
             "__sb_rrange__": real_range,  # ... and those only looped over (``for``, comprehensions)
             "bytes": bytes_,
             "bytearray": bytearray_,

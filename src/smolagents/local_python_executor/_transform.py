@@ -252,10 +252,16 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             if self.walrus_allowed():
                 # chains (``self.items.append``): name the receiver once with ``:=``
                 named = ast.NamedExpr(target=store("__sb_r__"), value=value)
-                test = ast.Compare(left=call("__sb_type__", named), ops=[ast.In()], comparators=[load(table)])
+                receiver_test = (
+                    _super_test(named, table)
+                    if _is_super_call(value)
+                    else ast.Compare(
+                        left=call("__sb_type__", named), ops=[ast.In()], comparators=[load(table)]
+                    )
+                )
                 native = ast.Attribute(value=load("__sb_r__"), attr=attr, ctx=ast.Load())
                 guarded = call(getter, load("__sb_r__"), ast.Constant(attr))
-                return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
+                return ast.copy_location(ast.IfExp(test=receiver_test, body=native, orelse=guarded), node)
             return guarded
         self.attribute_setter(attr, node)
         view = ast.copy_location(call("__sb_av__", value), node)
@@ -514,6 +520,22 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
 
 #: builtins (stand-in classes) whose plain calls can skip the class: name -> maker helper
 _DIRECT_BUILTINS = {"range": "__sb_range__"}
+
+
+def _is_super_call(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+
+
+def _super_test(named: ast.NamedExpr, table: str) -> ast.expr:
+    """``super().method``: native when the instance's (or class's) own type is a fast type.
+    ``super(C, obj)`` searches ``type(obj).__mro__`` after ``C``; a fast type's MRO holds only
+    sandbox classes, ``object`` and plain builtins, which ``obj.attr`` reaches natively anyway."""
+    is_super = ast.Compare(
+        left=call("__sb_type__", named), ops=[ast.Is()], comparators=[load("__sb_super__")]
+    )
+    self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
+    fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
+    return ast.BoolOp(op=ast.And(), values=[is_super, fast])
 
 
 def _iterated(node: ast.expr) -> ast.expr:
