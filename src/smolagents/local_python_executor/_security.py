@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import functools
 import os
 import sys
 import threading
@@ -589,33 +588,6 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         if isinstance(obj, type):
             obj = self.real_types.get(obj, obj)
         return _SPECIAL_HANDLERS[name](self, obj, name)
-
-    def _super_special(self, proxy: Any, name: str) -> Any:
-        """``super().ljust`` / ``super().to_pickle``...: the per-receiver checks of a special
-        name apply through ``super`` too. A parent method the sandbox wrote is returned as
-        is; a builtin one gets its class-level checked form bound to the instance; anything
-        else (a host library's method) is refused, since its checks need the real receiver."""
-        value = getattr(proxy, name)
-        function = getattr(value, "__func__", None) if type(value) is types.MethodType else None
-        code = getattr(function, "__code__", None)
-        if code is not None and code.co_filename == SANDBOX_FILENAME:
-            return value
-        instance = proxy.__self__
-        mro = proxy.__self_class__.__mro__ if isinstance(proxy.__self_class__, type) else ()
-        after = mro[mro.index(proxy.__thisclass__) + 1 :] if proxy.__thisclass__ in mro else ()
-        owner = next((klass for klass in after if name in vars(klass)), None)
-        if (
-            owner is not None
-            and owner.__module__ == "builtins"
-            and not isinstance(instance, type)
-            and getattr(type(instance), name, None) is vars(owner)[name]  # not overridden below
-        ):
-            return functools.partial(_SPECIAL_HANDLERS[name](self, owner, name), instance)
-        where = f"{owner.__qualname__}.{name}" if owner is not None else name
-        self.rt.security(
-            f"super().{name} reaches {where}, which the sandbox checks per receiver; call it on the "
-            f"object itself (self.{name}(...)) or name the parent class explicitly"
-        )
 
 
 class AttrView:
