@@ -5,13 +5,17 @@ imports no optional dependency: provider SDKs, torch, gradio and friends are imp
 the classes that need them, when they are created.
 """
 
-__version__ = "0.1.0"
+# The upstream 1.x API we implement, as documented (the docs' newest "added in" mark is
+# 1.17.0); plugins written for smolagents gate on it (openinference's instrumentor: >= 1.2.2).
+__version__ = "1.17.0"
 
 from typing import Any as _Any
 
 from ._monitoring_types import LogLevel, Timing, TokenUsage
 from .agent_types import AgentAudio, AgentImage, AgentText, AgentType
 from .agents import (
+    ApprovalDecision,
+    ApprovalRequest,
     CodeAgent,
     ContextBudgetError,
     ContextPolicy,
@@ -44,6 +48,8 @@ from .errors import (
     AgentParsingError,
     AgentToolCallError,
     AgentToolExecutionError,
+    CheckpointError,
+    CheckpointNotFoundError,
     InterpreterError,
     MissingDependencyError,
     ModelHTTPError,
@@ -119,6 +125,10 @@ def __getattr__(name: str) -> _Any:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name == "telemetry":  # ``smolagents.telemetry.instrument()`` after a bare ``import smolagents``
+        import importlib
+
+        return importlib.import_module(".telemetry", __name__)
     raise AttributeError(f"module 'smolagents' has no attribute {name!r}")
 
 
@@ -139,6 +149,8 @@ __all__ = [
     "ActionOutput",
     "ActionStep",
     "AgentMemory",
+    "ApprovalDecision",
+    "ApprovalRequest",
     "FinalAnswerStep",
     "MemoryStep",
     "PlanningStep",
@@ -218,6 +230,8 @@ __all__ = [
     "AgentParsingError",
     "AgentToolCallError",
     "AgentToolExecutionError",
+    "CheckpointError",
+    "CheckpointNotFoundError",
     "InterpreterError",
     "MissingDependencyError",
     "ModelHTTPError",

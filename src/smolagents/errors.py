@@ -10,8 +10,10 @@ AgentError                      root of everything an agent run can fail with
 │       ├── SandboxSecurityError    a forbidden name, attribute, module or builtin
 │       └── SandboxResourceError    a limit was hit (time, operations, memory, output, size)
 ├── AgentMaxStepsError          the run reached max_steps
-└── AgentGenerationError        the model call itself failed (HTTP errors, bad responses)
-    └── ModelHTTPError          the provider answered with an HTTP error status
+├── AgentGenerationError        the model call itself failed (HTTP errors, bad responses)
+│   └── ModelHTTPError          the provider answered with an HTTP error status
+└── CheckpointError             a durable run's checkpoint cannot be saved, read or used
+    └── CheckpointNotFoundError no checkpoint has that run id
 UserError (AgentError, ValueError)   a developer mistake: bad configuration or definition
 MissingDependencyError (ImportError) an optional extra is not installed
 ```
@@ -32,6 +34,8 @@ __all__ = [
     "AgentParsingError",
     "AgentToolCallError",
     "AgentToolExecutionError",
+    "CheckpointError",
+    "CheckpointNotFoundError",
     "InterpreterError",
     "MissingDependencyError",
     "ModelHTTPError",
@@ -97,6 +101,15 @@ class ModelHTTPError(AgentGenerationError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message, self.status_code, self.body), self.__dict__.copy())
+
+
+class CheckpointError(AgentError):
+    """A durable run's checkpoint cannot be saved, read or used (corrupt, newer format, the
+    store failing); the message names the run id, the store and what to do."""
+
+
+class CheckpointNotFoundError(CheckpointError):
+    """``agent.resume(run_id, ...)`` was given a run id the store holds no checkpoint for."""
 
 
 class InterpreterError(AgentExecutionError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,44 @@ def _message_dict(message: ChatMessage) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------- records back into steps
+# The inverse of the ``dict()`` methods below, so a stored run (a checkpoint) becomes memory
+# again: ``Step.from_dict(step.dict()).dict() == step.dict()``. Values ``dict()`` already made
+# JSON-safe (action outputs, images as text) come back in that form.
+def _timing_from_dict(data: Any) -> Timing:
+    if not isinstance(data, dict):
+        return Timing()
+    return Timing(start_time=data.get("start_time") or 0.0, end_time=data.get("end_time"))
+
+
+def _usage_from_dict(data: Any) -> TokenUsage | None:
+    if not isinstance(data, dict):
+        return None
+    return TokenUsage(int(data.get("input_tokens") or 0), int(data.get("output_tokens") or 0))
+
+
+def _message_from_dict(data: Any) -> ChatMessage:
+    return ChatMessage.from_dict(data, raw=data.get("raw"))
+
+
+def _error_from_dict(data: Any) -> AgentError | None:
+    """The stored error as an instance of the class it names (any loaded ``AgentError``
+    subclass; ``AgentError`` itself when that class is unknown here)."""
+    if not isinstance(data, dict):
+        return None
+    message, name = str(data.get("message", "")), data.get("type")
+    pending: list[type[AgentError]] = [AgentError]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            try:
+                return cls(message)
+            except Exception:  # a subclass with a constructor of its own
+                break
+        pending.extend(cls.__subclasses__())
+    return AgentError(message)
+
+
 @dataclass
 class ToolCall:
     """A tool call the agent made (or is about to make) in an action step."""
@@ -128,6 +167,11 @@ class ToolCall:
             "type": "function",
             "function": {"name": self.name, "arguments": _jsonable(self.arguments)},
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
+        function = data.get("function") or {}
+        return cls(name=function.get("name", ""), arguments=function.get("arguments"), id=data.get("id", ""))
 
 
 @dataclass
@@ -197,6 +241,30 @@ class ActionStep(MemoryStep):
             "is_final_answer": self.is_final_answer,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionStep:
+        """The step :meth:`dict` describes (images come back as their stored text)."""
+        output_message = data.get("model_output_message")
+        return cls(
+            step_number=int(data["step_number"]),
+            timing=_timing_from_dict(data.get("timing")),
+            model_input_messages=[_message_from_dict(m) for m in data["model_input_messages"]]
+            if data.get("model_input_messages")
+            else None,
+            tool_calls=[ToolCall.from_dict(tc) for tc in data["tool_calls"]]
+            if data.get("tool_calls")
+            else None,
+            error=_error_from_dict(data.get("error")),
+            model_output_message=_message_from_dict(output_message) if output_message else None,
+            model_output=data.get("model_output"),
+            code_action=data.get("code_action"),
+            observations=data.get("observations"),
+            observations_images=data.get("observations_images"),
+            action_output=data.get("action_output"),
+            token_usage=_usage_from_dict(data.get("token_usage")),
+            is_final_answer=bool(data.get("is_final_answer")),
+        )
+
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
         if self.model_output is not None and not summary_mode:
@@ -246,6 +314,16 @@ class PlanningStep(MemoryStep):
             "token_usage": self.token_usage.dict() if self.token_usage else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanningStep:
+        return cls(
+            model_input_messages=[_message_from_dict(m) for m in data.get("model_input_messages") or []],
+            model_output_message=_message_from_dict(data["model_output_message"]),
+            plan=data["plan"],
+            timing=_timing_from_dict(data.get("timing")),
+            token_usage=_usage_from_dict(data.get("token_usage")),
+        )
+
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         if summary_mode:
             return []
@@ -264,6 +342,10 @@ class TaskStep(MemoryStep):
 
     def dict(self) -> dict[str, Any]:
         return {"task": self.task, "task_images": [repr(i) for i in self.task_images or []] or None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskStep:
+        return cls(task=data["task"], task_images=data.get("task_images"))
 
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         content = _text_part(f"New task:\n{self.task}") + _image_parts(self.task_images)
@@ -306,6 +388,10 @@ class RunResult:
     """Everything a run produced, returned when ``return_full_result`` is set.
 
     ``state`` is ``"success"`` or ``"max_steps_error"``; ``steps`` are JSON-safe dicts.
+    ``run_id`` names the run (given to ``run(..., run_id=...)`` or generated): the key of its
+    checkpoint, for ``agent.resume(run_id, checkpoint=store)``.
+    A run with a checkpoint store that stopped to wait for tool approval has ``state``
+    ``"awaiting_approval"`` and its requests (``ApprovalRequest``) in ``pending_approvals``.
     """
 
     output: Any
@@ -313,6 +399,8 @@ class RunResult:
     steps: list[dict[str, Any]]
     token_usage: TokenUsage | None
     timing: Timing
+    run_id: str | None = None
+    pending_approvals: list[Any] = field(default_factory=list)
 
     def dict(self) -> dict[str, Any]:
         return {
@@ -321,6 +409,8 @@ class RunResult:
             "steps": self.steps,
             "token_usage": self.token_usage.dict() if self.token_usage else None,
             "timing": self.timing.dict(),
+            "run_id": self.run_id,
+            "pending_approvals": [request.dict() for request in self.pending_approvals],
         }
 
 

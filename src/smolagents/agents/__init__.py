@@ -18,6 +18,7 @@ from ..memory import (
     ToolCall,
     ToolOutput,
 )
+from ._approval import ApprovalDecision, ApprovalRequest
 from ._code import CodeAgent
 from ._context import ContextBudgetError, ContextPolicy
 from ._multistep import MultiStepAgent
@@ -35,6 +36,8 @@ __all__ = [
     "ActionOutput",
     "ActionStep",
     "AgentMemory",
+    "ApprovalDecision",
+    "ApprovalRequest",
     "CodeAgent",
     "ContextBudgetError",
     "ContextPolicy",

@@ -149,7 +149,8 @@ class CodeAgent(MultiStepAgent):
 
     def _on_run_start(self, reset: bool) -> None:
         self.python_executor.send_variables(variables=self.state)
-        self.python_executor.send_tools({**self.tools, **self._managed_tools})
+        tools = {**self.tools, **self._managed_tools}  # gated if approvals are on:
+        self.python_executor.send_tools(self._code_tools(tools, self.python_executor))
 
     def _clone_for_concurrent_call(self) -> MultiStepAgent:
         if not self._owns_executor:
@@ -181,6 +182,53 @@ class CodeAgent(MultiStepAgent):
 
     # ------------------------------------------------------------------ one step
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
+        if self._continue_paused_step(memory_step):  # paused for approval: its code runs again
+            code = memory_step.code_action or ""
+        else:
+            code = yield from self._write_code_flow(memory_step)
+        memory_step.code_action = code
+        code_call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{memory_step.step_number}")
+        memory_step.tool_calls = [code_call]
+        self.logger.log_code(title="Executing this code:", content=code, level=LogLevel.INFO)
+        yield code_call
+        executor = self.python_executor
+
+        def run_in_thread() -> Any:
+            import asyncio  # only the async driver calls this: sync runs never import asyncio
+
+            return asyncio.to_thread(executor, code)
+
+        plain = Calls(
+            sync_calls=[lambda: executor(code)],
+            async_calls=[run_in_thread],
+            tool_calls=[code_call],
+            runs_code=True,
+        )
+        (outcome,) = yield self._code_effect(plain, executor, code)  # see _approval_code.py
+        if outcome.error is not None:
+            return self._code_error(outcome.error, memory_step)
+        result = outcome.value
+        logs = result.logs or ""
+        observation = "Execution logs:\n" + logs
+        if not result.is_final_answer:
+            observation += f"\nLast output from code snippet:\n{safe_text(result.output, as_str=True)}"
+        memory_step.observations = observation
+        memory_step.action_output = result.output
+        if logs:
+            self.logger.log(f"[bold]Execution logs:[/]\n{logs}", level=LogLevel.INFO)
+        if not result.is_final_answer:
+            self.logger.log(f"Out: {safe_text(result.output, as_str=True)}", level=LogLevel.INFO)
+        yield ToolOutput(
+            id=code_call.id,
+            output=result.output,
+            is_final_answer=result.is_final_answer,
+            observation=observation,
+            tool_call=code_call,
+        )
+        return ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
+
+    def _write_code_flow(self, memory_step: ActionStep) -> Generator[Any, Any, str]:
+        """The model's turn of a step: its message, and the code in it."""
         messages = yield from self._messages_flow()
         memory_step.model_input_messages = messages
         kwargs: dict[str, Any] = {"stop_sequences": ["Observation:", "Calling tools:"]}
@@ -205,40 +253,7 @@ class CodeAgent(MultiStepAgent):
             _thought, code = extract_structured_code(text, self._tags)
         else:
             code = extract_code(text, self._tags)
-        memory_step.code_action = code
-        code_call = ToolCall(name="python_interpreter", arguments=code, id=f"call_{memory_step.step_number}")
-        memory_step.tool_calls = [code_call]
-        self.logger.log_code(title="Executing this code:", content=code, level=LogLevel.INFO)
-        yield code_call
-        executor = self.python_executor
-
-        def run_in_thread() -> Any:
-            import asyncio  # only the async driver calls this: sync runs never import asyncio
-
-            return asyncio.to_thread(executor, code)
-
-        (outcome,) = yield Calls(sync_calls=[lambda: executor(code)], async_calls=[run_in_thread])
-        if outcome.error is not None:
-            return self._code_error(outcome.error, memory_step)
-        result = outcome.value
-        logs = result.logs or ""
-        observation = "Execution logs:\n" + logs
-        if not result.is_final_answer:
-            observation += f"\nLast output from code snippet:\n{safe_text(result.output, as_str=True)}"
-        memory_step.observations = observation
-        memory_step.action_output = result.output
-        if logs:
-            self.logger.log(f"[bold]Execution logs:[/]\n{logs}", level=LogLevel.INFO)
-        if not result.is_final_answer:
-            self.logger.log(f"Out: {safe_text(result.output, as_str=True)}", level=LogLevel.INFO)
-        yield ToolOutput(
-            id=code_call.id,
-            output=result.output,
-            is_final_answer=result.is_final_answer,
-            observation=observation,
-            tool_call=code_call,
-        )
-        return ActionOutput(output=result.output, is_final_answer=result.is_final_answer)
+        return code
 
     def _close_open_block(self, text: str) -> str:
         """The model was stopped by the closing tag: put it back so memory shows a whole block."""

@@ -23,16 +23,18 @@ from collections.abc import AsyncIterator, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..memory import AgentMemory
-from ._loop import drive_async, drive_sync
+from ._loop import drive_sync
+from ._run_routing import RoutedRun, drive_routed, pull_effects
 
 if TYPE_CHECKING:
     from ._multistep import MultiStepAgent
 
 __all__ = ["ConcurrentRuns", "RunArgs"]
 
-RunArgs = tuple[str, bool, "list[Any] | None", "dict[str, Any] | None", int, Any]
-"""Checked arguments of a run: (task, reset, images, additional_args, max_steps, output), where
-output is the run's (output spec, output retries) (see ``_typed_output.py``)."""
+RunArgs = tuple[str, bool, "list[Any] | None", "dict[str, Any] | None", int, Any, Any]
+"""Checked arguments of a run: (task, reset, images, additional_args, max_steps, output, durable),
+where output is the run's (output spec, output retries) (see ``_typed_output.py``) and durable
+its id and checkpointing (a ``DurableRun``, see ``_durable.py``)."""
 
 Then = Callable[["MultiStepAgent", Any], Any]
 
@@ -100,6 +102,7 @@ class ConcurrentRuns:
     def _run_to_end(self, args: RunArgs, return_full_result: bool | None, then: Then | None = None) -> Any:
         target, finish = self._claim_run()
         try:
+            target._begin_approvals(args, stream=False)
             started = time.time()
             for _event in drive_sync(target._start_run(*args)):
                 pass
@@ -111,27 +114,34 @@ class ConcurrentRuns:
     async def _arun_to_end(
         self, args: RunArgs, return_full_result: bool | None, then: Then | None = None
     ) -> Any:
+        # asked of ``run`` (a wrapper of it sees async runs too), served by ``_pull_run``
+        routed = RoutedRun(self, args, return_full_result, then)
+        async for _event in drive_routed(routed):
+            pass
+        return routed.result
+
+    def _pull_run(self, routed: RoutedRun) -> Generator[Any, None, None]:
+        """An async run as ``run`` serves it: the flow as a pull stream whose effects the
+        async caller performs (``_run_routing.py``)."""
         target, finish = self._claim_run()
         try:
+            target._begin_approvals(routed.args, stream=routed.stream)
             started = time.time()
-            async for _event in drive_async(target._start_run(*args)):
-                pass
-            result = target._result(started, return_full_result)
-            return then(target, result) if then is not None else result
+            yield from pull_effects(target._start_run(*routed.args))
+            if not routed.stream:
+                result = target._result(started, routed.return_full_result)
+                routed.result = routed.then(target, result) if routed.then is not None else result
         finally:
             finish()
 
     def _stream_sync(self, args: RunArgs) -> Generator[Any, None, Any]:
         target, finish = self._claim_run()
         try:
+            target._begin_approvals(args, stream=True)
             return (yield from drive_sync(target._start_run(*args)))
         finally:
             finish()
 
     async def _stream_async(self, args: RunArgs) -> AsyncIterator[Any]:
-        target, finish = self._claim_run()
-        try:
-            async for event in drive_async(target._start_run(*args)):
-                yield event
-        finally:
-            finish()
+        async for event in drive_routed(RoutedRun(self, args, None, stream=True)):
+            yield event

@@ -113,21 +113,29 @@ class Calls(Effect):
     """A batch of independent calls, run in parallel where there is more than one.
 
     Each call is given twice: as a sync callable and as an async one. Exceptions are
-    captured per call, so one failing tool does not hide the others' results.
+    captured per call, so one failing tool does not hide the others' results. Worker
+    threads run each call in a copy of the caller's context (tracing spans, context vars).
+
+    ``tool_calls`` says what each call is, for observers (tracing); ``runs_code`` marks a
+    CodeAgent's code execution.
     """
 
     sync_calls: list[Callable[[], Any]]
     async_calls: list[Callable[[], Awaitable[Any]]]
     max_workers: int | None = None
+    tool_calls: list[Any] | None = None
+    runs_code: bool = False
 
     def run_sync(self) -> Generator[Any, None, list[Outcome]]:
         yield from ()  # nothing to stream: the results come back together
         if len(self.sync_calls) == 1:  # one call runs on the caller's thread
             return [_capture(self.sync_calls[0])]
         from concurrent.futures import ThreadPoolExecutor
+        from contextvars import Context, copy_context
 
+        contexts = [copy_context() for _ in self.sync_calls]  # one each: a context runs in one thread
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            return list(pool.map(_capture, self.sync_calls))
+            return list(pool.map(Context.run, contexts, [_capture] * len(contexts), self.sync_calls))
 
     async def run_async(self) -> AsyncIterator[Any]:
         import asyncio

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..memory import RunResult
 from ..tools import Tool
 from ._prompts import populate_template
+from ._run_routing import RoutedRun, routed_run
 
 if TYPE_CHECKING:
     from ._multistep import MultiStepAgent
@@ -74,7 +75,7 @@ class ManagedAgentCalls:
         agent (``output_type=...``) returns its validated object itself."""
         agent: MultiStepAgent = self  # type: ignore[assignment]
         args = agent._run_args(self._managed_task(task), additional_args=additional_args, **kwargs)
-        return agent._run_to_end(args, True, then=_report)
+        return routed_run(RoutedRun(agent, args, True, _report, pull=False))  # through agent.run
 
     async def acall(self, task: str, additional_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Async form of :meth:`__call__`, used by async managers."""

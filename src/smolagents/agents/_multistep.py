@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from .._monitoring_types import LogLevel, Timing, TokenUsage
 from ..agent_types import handle_agent_output_types
-from ..errors import AgentError, AgentGenerationError, AgentMaxStepsError, MissingDependencyError, UserError
+from ..errors import AgentError, AgentGenerationError, MissingDependencyError, UserError
 from ..memory import (
     ActionOutput,
     ActionStep,
@@ -28,26 +28,39 @@ from ..memory import (
     TaskStep,
     safe_text,
 )
-from ..models._messages import ChatMessage, MessageRole
+from ..models._messages import ChatMessage
 from ..monitoring import AgentLogger
 from ..tools import Tool
-from ._callbacks import CallbackRegistry, call_with_optional_agent
+from ._approval import ApprovalPause
+from ._approval_runs import ApprovalCallback, ApprovalPolicy, ApprovalRuns
+from ._callbacks import CallbackRegistry
 from ._concurrent import ConcurrentRuns, RunArgs
 from ._context import ContextMessages, ContextPolicy
+from ._durable import new_durable_run
 from ._loop import ModelCall, run_flow_to_end
 from ._managed import ManagedAgentCalls, ManagedAgentTool, managed_agent_inputs
+from ._planning import PlanningAndAnswers
 from ._prompts import EMPTY_PROMPT_TEMPLATES, PromptTemplates, merge_prompt_templates, populate_template
+from ._resume import DurableRuns
+from ._run_routing import take_routed_run
 from ._serialization import SavedAgent
+from ._telemetry_seams import TelemetrySeams
 from ._typed_output import DEFAULT_OUTPUT_RETRIES, TypedOutputRuns
 
 __all__ = ["MultiStepAgent"]
 
 
-def _text(content: Any) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": content}]
-
-
-class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, ConcurrentRuns, SavedAgent):
+class MultiStepAgent(
+    ContextMessages,
+    TypedOutputRuns,
+    ManagedAgentCalls,
+    ConcurrentRuns,
+    SavedAgent,
+    ApprovalRuns,
+    DurableRuns,
+    TelemetrySeams,
+    PlanningAndAnswers,
+):
     """Solves a task step by step (ReAct): the model acts, the agent observes, until a
     final answer or ``max_steps``.
 
@@ -56,6 +69,8 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
 
     ``context_policy`` (a :class:`ContextPolicy`) bounds the prompt built from memory;
     ``output_type`` / ``output_retries`` make every run typed (see ``run``).
+    ``approval_callback`` / ``approval_policy`` / ``approval_timeout``: tool approval (see
+    ``_approval_runs.py``).
     """
 
     _default_prompts: str = ""
@@ -85,6 +100,9 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         context_policy: ContextPolicy | None = None,
         output_type: Any = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        approval_callback: ApprovalCallback | None = None,
+        approval_policy: ApprovalPolicy | None = None,
+        approval_timeout: float | None = None,
     ) -> None:
         if model is None or not callable(getattr(model, "generate", None)):
             raise UserError(
@@ -104,6 +122,7 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         self.model = model
         self._setup_context_policy(context_policy)
         self._setup_output_type(output_type, output_retries)
+        self._setup_approvals(approval_callback, approval_policy, approval_timeout)
         self.max_steps = max_steps
         self.planning_interval = planning_interval
         self.instructions = instructions
@@ -245,6 +264,8 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         return_full_result: bool | None = None,
         output_type: Any = None,
         output_retries: int | None = None,
+        checkpoint: Any = None,
+        run_id: str | None = None,
     ) -> Any:
         """Run the agent on ``task``.
 
@@ -257,8 +278,18 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         answer typed: it is validated and returned as that type. An invalid answer is the
         step's error, shown to the model; after ``output_retries`` invalid answers (default:
         the agent's, 3) the run raises ``OutputValidationError``.
+
+        ``checkpoint`` (a store from ``smolagents.checkpoints``, or a path to an SQLite file)
+        saves the run after every step, so ``agent.resume(run_id, checkpoint=store)`` can
+        continue it after a crash, in another process. ``run_id`` names the run (generated
+        when not given); it is in ``RunResult.run_id`` and in the logs.
         """
-        args = self._run_args(task, reset, images, additional_args, max_steps, output_type, output_retries)
+        routed = take_routed_run(self)  # arun, astream or a manager asked for this run: _run_routing.py
+        if routed is not None:
+            return routed.serve()
+        args = self._run_args(
+            task, reset, images, additional_args, max_steps, output_type, output_retries, checkpoint, run_id
+        )
         if stream:
             return self._stream_sync(args)
         return self._run_to_end(args, return_full_result)
@@ -274,11 +305,15 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         return_full_result: bool | None = None,
         output_type: Any = None,
         output_retries: int | None = None,
+        checkpoint: Any = None,
+        run_id: str | None = None,
     ) -> Any:
         """Async :meth:`run`: ``await agent.arun(task)``, or ``async for event in
         agent.arun(task, stream=True)``. Model calls and async tools are awaited; sync tools
         run in worker threads."""
-        args = self._run_args(task, reset, images, additional_args, max_steps, output_type, output_retries)
+        args = self._run_args(
+            task, reset, images, additional_args, max_steps, output_type, output_retries, checkpoint, run_id
+        )
         if stream:
             return self._stream_async(args)
         return self._arun_to_end(args, return_full_result)
@@ -289,6 +324,7 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
 
     def _result(self, started: float, return_full_result: bool | None) -> Any:
         full = self.return_full_result if return_full_result is None else return_full_result
+        full = full or self._run_state == "awaiting_approval"  # a paused run always says so
         # text answers come back as AgentText, images as AgentImage (code written for
         # smolagents relies on it); other values unchanged
         output = self._final_output
@@ -296,12 +332,15 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
             output = handle_agent_output_types(output)
         if not full:
             return output
+        started, run_id = self._run_identity(started)
         return RunResult(
             output=output,
             state=self._run_state,
             steps=self.memory.get_full_steps(),
             token_usage=self._total_token_usage(),
             timing=Timing(start_time=started, end_time=time.time()),
+            run_id=run_id,
+            pending_approvals=self._paused_approvals(),
         )
 
     def _total_token_usage(self) -> TokenUsage | None:
@@ -387,6 +426,8 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         max_steps: int | None = None,
         output_type: Any = None,
         output_retries: int | None = None,
+        checkpoint: Any = None,
+        run_id: str | None = None,
     ) -> RunArgs:
         """Check a run's arguments when it is requested (a stream's errors do not wait for
         its first event); the run itself starts in :meth:`_start_run`."""
@@ -397,7 +438,8 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
             raise UserError(f"max_steps must be a positive integer, got {max_steps!r}.")
         if additional_args and not isinstance(additional_args, dict):
             raise UserError(f"additional_args must be a dict, got {type(additional_args).__name__}.")
-        return task, reset, images, additional_args, max_steps, self._run_output(output_type, output_retries)
+        output = self._run_output(output_type, output_retries)
+        return task, reset, images, additional_args, max_steps, output, new_durable_run(checkpoint, run_id)
 
     def _start_run(
         self,
@@ -407,6 +449,7 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         additional_args: dict[str, Any] | None,
         max_steps: int,
         output: Any = None,
+        durable: Any = None,
     ) -> Generator[Any, Any, Any]:
         """Prepare this agent for a run it has claimed, and return the run's flow."""
         self._begin_typed_run(output)
@@ -422,7 +465,11 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
         self._on_run_start(reset)
         self._final_output = None
         self._run_state = "success"
-        return self._run_flow(self.task, images, max_steps)
+        if durable is None:  # a run started without _run_args (none in the library)
+            return self._run_seam(self._run_flow(self.task, images, max_steps))
+        resume_at = durable.prepare(self, images, max_steps)  # see _durable.py
+        flow = self._run_flow(self.task, images, max_steps, resume_at)
+        return self._run_seam(flow if durable.store is None else durable.watch(self, flow))
 
     def _on_run_start(self, reset: bool) -> None:
         """Hook for subclasses (CodeAgent sends its tools and state to the executor)."""
@@ -440,26 +487,31 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
             lines.append(f"- {key} ({type(value).__name__}): {preview}")
         return "\n".join(lines)
 
-    def _run_flow(self, task: str, images: list[Any] | None, max_steps: int) -> Generator[Any, Any, None]:
-        model_id = getattr(self.model, "model_id", None)
-        self.logger.log_task(
-            content=task.strip(), subtitle=f"{type(self.model).__name__} - {model_id}", title=self.name
-        )
-        self.memory.steps.append(TaskStep(task=task, task_images=images))
+    def _run_flow(
+        self, task: str, images: list[Any] | None, max_steps: int, resume_at: int | None = None
+    ) -> Generator[Any, Any, None]:
+        """The run; ``resume_at`` continues a run whose memory was restored (``_durable.py``)."""
+        if resume_at is None:
+            model_id = getattr(self.model, "model_id", None)
+            self.logger.log_task(
+                content=task.strip(), subtitle=f"{type(self.model).__name__} - {model_id}", title=self.name
+            )
+            self.memory.steps.append(TaskStep(task=task, task_images=images))
         done = False
         final_output: Any = None
-        for step_index in range(1, max_steps + 1):
+        for step_index in range(resume_at or 1, max_steps + 1):
             self.step_number = step_index
             if self.interrupt_switch:
                 raise AgentError("Agent interrupted.")
-            if self.planning_interval and (step_index - 1) % self.planning_interval == 0:
-                planning_step = yield from self._planning_flow(task, step_index, max_steps)
+            planned = bool(self.memory.steps) and isinstance(self.memory.steps[-1], PlanningStep)  # resumed
+            if self.planning_interval and (step_index - 1) % self.planning_interval == 0 and not planned:
+                planning_step = yield from self._plan_seam(self._planning_flow(task, step_index, max_steps))
                 self._append_step(planning_step)
                 yield planning_step
             action_step = ActionStep(step_number=step_index, timing=Timing(), observations_images=None)
             self.logger.log_rule(f"Step {step_index}", level=LogLevel.INFO)
             try:
-                output = yield from self._step_flow(action_step)
+                output = yield from self._action_flow(action_step)  # seam: _telemetry_seams.py
                 if output is not None:
                     if output.is_final_answer:  # checked before it is announced as final
                         output.output = self._typed_answer(output.output)
@@ -471,6 +523,9 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
                 action_step.error = exc
                 self._finish_action_step(action_step)
                 raise
+            except ApprovalPause:  # a checkpointed run stops here until approved: _approval_resume.py
+                self._run_state = "awaiting_approval"
+                return
             except AgentError as exc:
                 action_step.error = exc
                 self.logger.log_error(str(exc), level=LogLevel.ERROR)
@@ -508,92 +563,6 @@ class MultiStepAgent(ContextMessages, TypedOutputRuns, ManagedAgentCalls, Concur
 
     def _model_call(self, messages: list[ChatMessage], **kwargs: Any) -> ModelCall:
         return ModelCall(self.model, messages, kwargs, stream=self.stream_outputs)
-
-    def _check_final_answer(self, answer: Any) -> None:
-        for check in self.final_answer_checks:
-            check_name = getattr(check, "__name__", repr(check))
-            try:
-                ok = call_with_optional_agent(check, answer, self.memory, agent=self)
-            except Exception as exc:
-                raise AgentError(
-                    f"Final answer check {check_name!r} raised {type(exc).__name__}: {exc}. "
-                    f"The answer {answer!r} was not accepted; fix it and give a new final answer."
-                ) from exc
-            if not ok:
-                raise AgentError(
-                    f"Final answer check {check_name!r} rejected the answer {answer!r}. "
-                    "Look at what the task asks for, fix the answer and give it again."
-                )
-
-    def _planning_flow(self, task: str, step_index: int, max_steps: int) -> Generator[Any, Any, PlanningStep]:
-        timing = Timing()
-        templates = self.prompt_templates["planning"]
-        variables = {**self._prompt_variables(), "task": task, "remaining_steps": max_steps - step_index + 1}
-        # a run continued with reset=False already has history: the plan is an update of it
-        initial = step_index == 1 and not any(
-            isinstance(s, (ActionStep, PlanningStep)) for s in self.memory.steps
-        )
-        if initial:
-            prompt = populate_template(templates["initial_plan"], variables)
-            messages = [ChatMessage(role=MessageRole.USER, content=_text(prompt))]
-        else:
-            pre = populate_template(templates["update_plan_pre_messages"], variables)
-            post = populate_template(templates["update_plan_post_messages"], variables)
-            history = yield from self._messages_flow(summary_mode=True)
-            messages = [
-                ChatMessage(role=MessageRole.SYSTEM, content=_text(pre)),
-                *history,
-                ChatMessage(role=MessageRole.USER, content=_text(post)),
-            ]
-        message = yield self._model_call(messages, stop_sequences=["<end_plan>"])
-        plan = message.text.split("<end_plan>")[0].strip()
-        title = "Initial plan" if initial else "Updated plan"
-        self.logger.log_markdown(content=plan, title=title, level=LogLevel.INFO)
-        return PlanningStep(
-            model_input_messages=messages,
-            model_output_message=message,
-            plan=plan,
-            timing=timing.stop(),
-            token_usage=message.token_usage,
-        )
-
-    def _final_answer_flow(self, task: str, images: list[Any] | None) -> Generator[Any, Any, ChatMessage]:
-        templates = self.prompt_templates["final_answer"]
-        messages = [ChatMessage(role=MessageRole.SYSTEM, content=_text(templates["pre_messages"]))]
-        if images:
-            messages[0].content.extend({"type": "image", "image": image} for image in images)  # type: ignore[union-attr]
-        messages.extend((yield from self._messages_flow())[1:])
-        post = populate_template(templates["post_messages"], {"task": task})
-        messages.append(ChatMessage(role=MessageRole.USER, content=_text(post)))
-        message: ChatMessage = yield self._model_call(messages)
-        return message
-
-    def _max_steps_flow(
-        self, task: str, images: list[Any] | None, max_steps: int
-    ) -> Generator[Any, Any, Any]:
-        step = ActionStep(step_number=max_steps + 1, timing=Timing())
-        step.error = AgentMaxStepsError(
-            f"Reached the maximum number of steps ({max_steps}) without a final answer; "
-            "the answer below was written from memory."
-        )
-        try:
-            message = yield from self._final_answer_flow(task, images)
-            step.model_output_message = message
-            step.token_usage = message.token_usage
-            answer: Any = message.text
-            if self._output_spec is not None:  # typed if the forced answer happens to fit
-                try:
-                    answer = self._output_spec.validate(answer)
-                except AgentError:
-                    pass
-        except AgentGenerationError as exc:
-            answer = f"Error in generating final LLM output: {exc}"
-        step.action_output = answer
-        step.is_final_answer = True
-        self.logger.log_error(str(step.error), level=LogLevel.ERROR)
-        self._finish_action_step(step)
-        yield step
-        return answer
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={getattr(self.model, 'model_id', None)!r}, tools={list(self.tools)})"

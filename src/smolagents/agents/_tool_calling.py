@@ -93,6 +93,8 @@ class ToolCallingAgent(MultiStepAgent):
         return json.dumps([t.to_json_schema() for t in tools], default=str)
 
     def _step_flow(self, memory_step: ActionStep) -> Generator[Any, Any, ActionOutput | None]:
+        if self._continue_paused_step(memory_step):  # paused for approval: its calls run now
+            return (yield from self._tool_calls_flow(memory_step.tool_calls or [], memory_step))
         messages = yield from self._messages_flow()
         memory_step.model_input_messages = messages
         message: ChatMessage = yield self._model_call(
@@ -169,14 +171,20 @@ class ToolCallingAgent(MultiStepAgent):
                 prepared.append(_PreparedCall(call, tool, arguments))
             except (AgentToolCallError, AgentToolExecutionError) as exc:  # unknown tool, bad arguments
                 errors.append(exc)
+        prepared, denied = yield from self._ask_approvals(prepared, errors)  # see _approval_runs.py
         outcomes = []
         if prepared:
             outcomes = yield Calls(
                 sync_calls=[self._sync_runner(p) for p in prepared],
                 async_calls=[self._async_runner(p) for p in prepared],
                 max_workers=self.max_tool_threads,
+                tool_calls=[p.call for p in prepared],
             )
         observations: list[str] = []
+        for p, decision in denied:  # a denial is an observation the model can react to
+            denial = self._denied_output(p.call, decision, labelled=len(tool_calls) > 1)
+            observations.append(denial.observation)
+            yield denial
         final: ToolOutput | None = None
         for p, outcome in zip(prepared, outcomes):
             if outcome.error is not None:

@@ -11,6 +11,8 @@ thread trips deadlines and the memory cap. See the module docstrings for each co
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._executor import CodeOutput, LocalPythonExecutor, PythonExecutor
 from ._limits import DEFAULT_MAX_LEN_OUTPUT, SandboxLimits
 from ._policy import BASE_BUILTIN_MODULES
@@ -25,3 +27,13 @@ __all__ = [
     "PythonExecutor",
     "SandboxLimits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Instrumentors written for upstream's layout find the thread pool here and patch it to
+    # carry the tracing context into worker threads; our thread pools carry it themselves.
+    if name == "ThreadPoolExecutor":
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from ..messages import (
 from ._cleaning import get_clean_message_list
 from ._text import remove_content_after_stop_sequences, split_reasoning
 from .api import ApiModel
-from .base import REMOVE_PARAMETER, Model, ModelRequest
+from .base import REMOVE_PARAMETER, Model, ModelRequest, tool_json_schema
 from .bedrock import AmazonBedrockModel
 from .huggingface import InferenceClientModel
 from .litellm import LiteLLMModel, LiteLLMRouterModel
@@ -30,6 +30,9 @@ from .mlx import MLXModel
 from .openai import AzureOpenAIModel, AzureOpenAIServerModel, OpenAIModel, OpenAIServerModel
 from .transformers import TransformersModel
 from .vllm import VLLMModel
+
+get_tool_json_schema = tool_json_schema
+"""Upstream's name for a tool's OpenAI ``tools`` entry (instrumentors record tool schemas with it)."""
 
 __all__ = [
     "REMOVE_PARAMETER",
@@ -56,6 +59,7 @@ __all__ = [
     "agglomerate_stream_deltas",
     "content_to_text",
     "get_clean_message_list",
+    "get_tool_json_schema",
     "remove_content_after_stop_sequences",
     "split_reasoning",
 ]

@@ -26,8 +26,9 @@ import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
+from .. import _telemetry_hooks
 from ..agent_types import handle_agent_input_types, handle_agent_output_types
 from ..errors import UserError
 from ._json_schema import schema_text, to_json_schema, type_label
@@ -108,6 +109,9 @@ class Tool:
     output_schema: dict[str, Any] | None = None
     output_description: str | None = None
     is_initialized: bool = False
+    #: an agent asks for approval before each call (``approval_callback``, or an
+    #: ``ApprovalRequest`` in a stream); an agent's ``approval_policy`` may decide otherwise
+    requires_approval: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -233,6 +237,14 @@ class Tool:
         return bool(value) and set(value) <= set(self.inputs) and required <= set(value)
 
     def __call__(self, *args: Any, sanitize_inputs_outputs: bool = False, **kwargs: Any) -> Any:
+        hooks = _telemetry_hooks.hooks
+        if hooks is not None:  # tracing is on (or not decided yet): see smolagents.telemetry
+            return hooks.tool_call(
+                self, lambda: self._call(args, kwargs, sanitize_inputs_outputs), args, kwargs
+            )
+        return self._call(args, kwargs, sanitize_inputs_outputs)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], sanitize_inputs_outputs: bool) -> Any:
         self._ensure_setup()
         call_args, call_kwargs = self._prepare_call(args, kwargs, sanitize_inputs_outputs)
         result = self.forward(*call_args, **call_kwargs)
@@ -244,16 +256,17 @@ class Tool:
         """Call from async code: async tools are awaited, sync ones run in a worker thread."""
         import asyncio
 
+        if not self.is_async:
+            # through ``__call__``, looked up on the class: a wrapper of it (an instrumentor's)
+            # sees the calls of async runs too
+            call = functools.partial(
+                self.__call__, *args, sanitize_inputs_outputs=sanitize_inputs_outputs, **kwargs
+            )
+            return await asyncio.to_thread(contextvars.copy_context().run, call)
         if not self.is_initialized:
             await asyncio.to_thread(self._ensure_setup)
         call_args, call_kwargs = self._prepare_call(args, kwargs, sanitize_inputs_outputs)
-        if self.is_async:
-            result = await self.forward(*call_args, **call_kwargs)
-        else:
-            call = functools.partial(self.forward, *call_args, **call_kwargs)
-            result = await asyncio.to_thread(contextvars.copy_context().run, call)
-            if inspect.isawaitable(result):
-                result = await result
+        result = await self.forward(*call_args, **call_kwargs)
         return handle_agent_output_types(result, self.output_type) if sanitize_inputs_outputs else result
 
     # ------------------------------------------------------------------ prompts
@@ -344,6 +357,7 @@ class Tool:
             "output_schema": copy.deepcopy(self.output_schema),
             "code": code,
             "requirements": code_requirements(code),
+            **({"requires_approval": True} if self.requires_approval else {}),
         }
 
     @classmethod
@@ -355,6 +369,8 @@ class Tool:
         for attr in ("name", "description"):
             if attr in tool_dict:
                 setattr(tool, attr, tool_dict[attr])
+        if tool_dict.get("requires_approval"):
+            tool.requires_approval = True
         return tool
 
     @classmethod
@@ -469,7 +485,16 @@ class _FunctionTool(Tool):
         super().__init__()
 
 
-def tool(tool_function: Callable[..., Any]) -> Tool:
+_Decorator = Callable[[Callable[..., Any]], Tool]
+
+
+@overload
+def tool(tool_function: Callable[..., Any], *, requires_approval: bool = False) -> Tool: ...
+@overload
+def tool(tool_function: None = None, *, requires_approval: bool = False) -> _Decorator: ...
+def tool(
+    tool_function: Callable[..., Any] | None = None, *, requires_approval: bool = False
+) -> Tool | _Decorator:
     """Turn a typed function with a Google-style docstring into a :class:`Tool`.
 
     The name is the function's name, the description and argument descriptions come from the
@@ -477,11 +502,29 @@ def tool(tool_function: Callable[..., Any]) -> Tool:
     async tools. ``(choices: ["a", "b"])`` in an argument's description becomes an ``enum``. A
     function without arguments may omit its return hint (output type ``"null"``); any other
     problem raises :class:`UserError` here, at definition time.
+
+    ``@tool(requires_approval=True)`` makes agents ask for approval before each call.
     """
+    if tool_function is None:
+
+        def decorate(function: Callable[..., Any]) -> Tool:
+            return _make_tool(function, sys._getframe(1), requires_approval)
+
+        return decorate
+    return _make_tool(tool_function, sys._getframe(1), requires_approval)
+
+
+def _make_tool(tool_function: Callable[..., Any], caller: types.FrameType, requires_approval: bool) -> Tool:
+    if not isinstance(requires_approval, bool):
+        raise UserError(f"@tool(requires_approval=...) takes True or False, got {requires_approval!r}.")
     if isinstance(tool_function, Tool):
+        if requires_approval:
+            tool_function.requires_approval = True
         return tool_function
     if not inspect.isfunction(tool_function):
         raise UserError(f"@tool decorates a function, got {type(tool_function).__name__}: {tool_function!r}")
-    caller = sys._getframe(1)
     localns = dict(caller.f_locals) if caller.f_code.co_name != "<module>" else None
-    return _FunctionTool(tool_function, **function_schema(tool_function, localns))
+    made = _FunctionTool(tool_function, **function_schema(tool_function, localns))
+    if requires_approval:
+        made.requires_approval = True
+    return made
