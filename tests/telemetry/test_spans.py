@@ -364,3 +364,30 @@ def test_bad_settings_are_clear_errors() -> None:
         telemetry.instrument("http://collector:4317")
     with pytest.raises(UserError, match="record_content"):
         telemetry.instrument(None, record_content="yes")  # type: ignore[arg-type]
+
+
+def test_code_and_its_tool_calls_are_traced_when_approvals_stream_in_a_code_agent(traced: Traced) -> None:
+    from smolagents import ApprovalRequest, tool
+
+    @tool(requires_approval=True)
+    def wipe(path: str) -> str:
+        """Delete a file.
+
+        Args:
+            path: the file to delete.
+        """
+        return f"wiped {path}"
+
+    model = ScriptedModel(["<code>\nresult = wipe('/tmp/x')\nfinal_answer(result)\n</code>"])
+    agent = CodeAgent(tools=[wipe], model=model, verbosity_level=LogLevel.OFF)
+    events = []
+    for event in agent.run("wipe it", stream=True):
+        events.append(event)
+        if isinstance(event, ApprovalRequest):
+            agent.approve(event.id, True)
+    assert events[-1].output == "wiped /tmp/x"
+    code_span = traced.one("execute_tool python_interpreter")
+    assert traced.one("step 1") is not None
+    assert code_span.parent is not None and code_span.parent.span_id == traced.one("step 1").context.span_id
+    wipe_span = traced.one("execute_tool wipe")  # run on the consumer's thread, in the code's context
+    assert wipe_span.parent is not None and wipe_span.parent.span_id == code_span.context.span_id

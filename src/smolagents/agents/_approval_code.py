@@ -19,6 +19,7 @@ in the middle of a call, so the code runs on a thread of its own (:class:`CodeWi
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import sys
 import threading
@@ -107,7 +108,8 @@ class _SyncChannel:
             if self._closed:
                 flow.close()
                 raise _stopped()
-            self.inbox.put(("call", flow, reply))
+            # the tool runs on the consumer's thread, in the code thread's context (tracing spans)
+            self.inbox.put(("call", _in_context(contextvars.copy_context(), flow), reply))
         ok, value = reply.get()
         if ok:
             return value
@@ -124,6 +126,31 @@ class _SyncChannel:
                 if message[0] == "call":
                     message[1].close()
                     message[2].put((False, _stopped()))
+
+
+def _in_context(context: contextvars.Context, flow: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """``flow``, each of its steps run inside ``context`` (the effects it yields are performed
+    by the caller, outside it)."""
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    try:
+        while True:
+            try:
+                if to_throw is not None:
+                    item = context.run(flow.throw, to_throw)
+                else:
+                    item = context.run(flow.send, to_send)
+            except StopIteration as stop:
+                return stop.value
+            to_send, to_throw = None, None
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                to_throw = exc
+    finally:
+        flow.close()
 
 
 class _AsyncChannel:

@@ -172,6 +172,9 @@ class OTelHooks(TelemetryHooks):
                 for call, label in zip(effect.async_calls, labels)
             ]
             return _TracedCalls(**fields)
+        plain = getattr(effect, "plain", None)
+        if type(plain) is Calls:  # an effect that performs a Calls its own way (approvals in code)
+            effect.plain = self._traced_effect(plain, parent, agent)  # type: ignore[attr-defined]
         return effect
 
     # ------------------------------------------------------------------ tool calls of the agent
