@@ -245,3 +245,22 @@ def test_super_of_an_overridden_special_method_is_refused_with_advice() -> None:
     code = "class S(str):\n    def ljust(self, n):\n        return super().ljust(n)\nS('a').ljust(3)"
     with pytest.raises(SandboxSecurityError, match="name the parent class explicitly"):
         run(code)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("sum([1, 2, 3])", 6),
+        ("sum((1.5, 2.5), 1)", 5.0),
+        ("sum(list(range(100_000)))", sum(range(100_000))),
+        ("sum([[1], [2]], [])", [1, 2]),
+        ("sum(x for x in range(10))", 45),
+    ],
+)
+def test_sum_fast_path_agrees_with_python(code: str, expected: object) -> None:
+    assert run(code) == expected
+
+
+def test_sum_of_strings_is_still_refused_like_python() -> None:
+    with pytest.raises(InterpreterError, match="sum"):
+        run("sum(['a', 'b'], '')")

@@ -82,6 +82,8 @@ _EXCEPTIONS = [
 ]
 _RANGE_CHUNK = 4096
 _SUM_CHUNK = 4096
+#: ``sum()`` of a list or tuple up to this long is one C call (milliseconds at most)
+_SUM_DIRECT = 1 << 20
 
 
 class _CheckedMeta(type):
@@ -286,6 +288,8 @@ def build_builtins(
 
     def sum_(iterable: Any, /, start: Any = 0) -> Any:
         if not isinstance(start, (list, tuple)):
+            if builtins.type(iterable) in (list, tuple) and len(iterable) <= _SUM_DIRECT:
+                return builtins.sum(iterable, start)  # a list in memory: bounded, one C call
             # C speed, but in chunks with a tick between them so huge inputs stay preemptible
             iterator = builtins.iter(iterable)
             total = start
