@@ -203,6 +203,22 @@ def _callable_key(value: Any) -> Any:
     return value
 
 
+_PRIVATE_FREE: frozenset[type] | None = None
+
+
+def _private_free_plain_types() -> frozenset[type]:
+    """Plain value types with no single-underscore attributes (their ``_x`` reads need no
+    guard); computed once per process, not per executor (``dir()`` of ~150 types)."""
+    global _PRIVATE_FREE
+    if _PRIVATE_FREE is None:
+        _PRIVATE_FREE = frozenset(
+            kind
+            for kind in PLAIN_VALUE_TYPES
+            if not any(n.startswith("_") and not n.startswith("__") for n in dir(kind))
+        )
+    return _PRIVATE_FREE
+
+
 def _class_attribute(kind: type, name: str) -> Any:
     """The plain function ``name`` resolves to on ``kind``'s MRO (None if something else)."""
     for klass in kind.__mro__:
@@ -241,11 +257,7 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         runtime.sandbox_classes.checks.append(self.check_class)
         runtime.builtins["__sb_mcls__"] = self.match_class
         runtime.fast_types.update(PLAIN_VALUE_TYPES)
-        runtime.private_fast_types.update(
-            kind
-            for kind in PLAIN_VALUE_TYPES
-            if not any(n.startswith("_") and not n.startswith("__") for n in dir(kind))
-        )
+        runtime.private_fast_types.update(_private_free_plain_types())
         #: (receiver type, name) pairs whose bound method was vetted once and needs no more
         self.vetted_methods: set[tuple[type, str]] = set()
         #: the same for types with instance dicts (``random.Random``): valid while the
