@@ -85,7 +85,7 @@ class PythonInterpreterTool(Tool):
         timeout_seconds: float | None = 30.0,
         **kwargs: Any,
     ) -> None:
-        from .local_python_executor import BASE_BUILTIN_MODULES
+        from ._sandbox_defaults import BASE_BUILTIN_MODULES
 
         if timeout_seconds is not None and (
             isinstance(timeout_seconds, bool)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -417,9 +417,24 @@ class RunResult:
 class AgentMemory:
     """The system prompt and every step of the current conversation."""
 
-    def __init__(self, system_prompt: str) -> None:
-        self.system_prompt = SystemPromptStep(system_prompt=system_prompt)
+    def __init__(self, system_prompt: str | Callable[[], str]) -> None:
+        # an agent passes a factory: its prompt is rendered only when first read
+        self._render: Callable[[], str] | None = system_prompt if callable(system_prompt) else None
+        self._system_prompt = (
+            None if callable(system_prompt) else SystemPromptStep(system_prompt=system_prompt)
+        )
         self.steps: list[TaskStep | ActionStep | PlanningStep] = []
+
+    @property
+    def system_prompt(self) -> SystemPromptStep:
+        if self._system_prompt is None:
+            render, self._render = self._render, None
+            self._system_prompt = SystemPromptStep(system_prompt=render() if render is not None else "")
+        return self._system_prompt
+
+    @system_prompt.setter
+    def system_prompt(self, value: SystemPromptStep) -> None:
+        self._render, self._system_prompt = None, value
 
     def reset(self) -> None:
         """Forget every step; keep the system prompt."""

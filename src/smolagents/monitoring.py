@@ -27,8 +27,6 @@ class AgentLogger:
     """
 
     def __init__(self, level: LogLevel | int = LogLevel.INFO, console: Console | None = None) -> None:
-        from rich.console import Console
-
         if isinstance(level, bool) or not isinstance(level, int):
             raise UserError(
                 f"verbosity_level must be an int or a LogLevel (-1 off ... 2 debug; higher is more verbose), "
@@ -36,7 +34,20 @@ class AgentLogger:
             )
         # any int is accepted, as code written for smolagents passes e.g. 3 or 10 for "everything"
         self.level = LogLevel(max(int(LogLevel.OFF), min(int(level), int(LogLevel.DEBUG))))
-        self.console = console if console is not None else Console(highlight=False)
+        self._console = console
+
+    @property
+    def console(self) -> Console:
+        """The rich console printed to; made on first use (rich loads only when a run logs)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
+
+    @console.setter
+    def console(self, value: Console) -> None:
+        self._console = value
 
     def _enabled(self, level: LogLevel | int) -> bool:
         return self.level != LogLevel.OFF and int(level) <= int(self.level)
@@ -46,6 +57,8 @@ class AgentLogger:
             self.console.print(*args, **kwargs)
 
     def log_error(self, error_message: str, level: LogLevel | int = LogLevel.ERROR) -> None:
+        if not self._enabled(level):
+            return
         from rich.text import Text
 
         self.log(Text(error_message, style="bold red"), level=level)

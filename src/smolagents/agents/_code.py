@@ -75,7 +75,7 @@ class CodeAgent(MultiStepAgent):
         code_block_tags: str | tuple[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        from ..local_python_executor import BASE_BUILTIN_MODULES
+        from .._sandbox_defaults import BASE_BUILTIN_MODULES
 
         self.additional_authorized_imports = list(additional_authorized_imports or [])
         self.authorized_imports = sorted(set(BASE_BUILTIN_MODULES) | set(self.additional_authorized_imports))
@@ -96,9 +96,24 @@ class CodeAgent(MultiStepAgent):
             stream_outputs=stream_outputs,
             **kwargs,
         )
-        #: built here from executor_type (so concurrent runs can get their own), or the user's
+        #: built here from executor_type (so concurrent runs can get their own), or the user's;
+        #: the local sandbox is built when first needed (constructing an agent stays cheap),
+        #: other kinds at once (a missing extra or an unreachable service is a config error)
         self._owns_executor = executor is None
-        self.python_executor = executor if executor is not None else self.create_python_executor()
+        self._python_executor: Any = executor
+        if executor is None and executor_type != "local":
+            self._python_executor = self.create_python_executor()
+
+    @property
+    def python_executor(self) -> Any:
+        """The executor that runs the model's code (built on first use for ``"local"``)."""
+        if self._python_executor is None:
+            self._python_executor = self.create_python_executor()
+        return self._python_executor
+
+    @python_executor.setter
+    def python_executor(self, value: Any) -> None:
+        self._python_executor = value
 
     def _init_settings(self) -> dict[str, Any]:
         return {
@@ -176,7 +191,7 @@ class CodeAgent(MultiStepAgent):
         the original handed over when it adopted the copy's run)."""
         if self.python_executor is getattr(original, "python_executor", None):
             return
-        cleanup = getattr(self.python_executor, "cleanup", None)
+        cleanup = getattr(self._python_executor, "cleanup", None)
         if cleanup is not None:
             cleanup()
 
@@ -279,7 +294,7 @@ class CodeAgent(MultiStepAgent):
     # ------------------------------------------------------------------ resources
     def cleanup(self) -> None:
         """Release the executor's resources (remote sandboxes, kernels)."""
-        cleanup = getattr(self.python_executor, "cleanup", None)
+        cleanup = getattr(self._python_executor, "cleanup", None)  # never built: nothing to release
         if cleanup is not None:
             cleanup()
 

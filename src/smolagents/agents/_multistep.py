@@ -152,13 +152,17 @@ class MultiStepAgent(
         self._final_output: Any = None
         self._run_lock = threading.Lock()
         self._active_copies: set[MultiStepAgent] = set()
-        self._system_prompt = self.initialize_system_prompt()
-        self.memory = AgentMemory(self._system_prompt)
+        # rendered when first read (Jinja loads then, not at construction): memory holds a
+        # factory until a run or a reader needs the text
+        self._system_prompt: str | None = None
+        self.memory = AgentMemory(self._rendered_system_prompt)  # a bound method: copies and pickles
 
     # ------------------------------------------------------------------ configuration
     @property
     def system_prompt(self) -> str:
         """The system prompt rendered from ``prompt_templates["system_prompt"]``."""
+        if self._system_prompt is None:
+            self._system_prompt = self.initialize_system_prompt()
         return self._system_prompt
 
     @system_prompt.setter
@@ -168,6 +172,9 @@ class MultiStepAgent(
             'agent.prompt_templates["system_prompt"] (a Jinja template) instead, or pass instructions=... '
             "to add your own text to it."
         )
+
+    def _rendered_system_prompt(self) -> str:
+        return self.system_prompt
 
     def _load_default_prompts(self) -> PromptTemplates:
         if not self._default_prompts:

@@ -133,7 +133,7 @@ def _legacy_init(target: type, agent_dict: dict[str, Any]) -> dict[str, Any]:
     init = {k: v for k, v in agent_dict.items() if k in accepted and k not in _LEGACY_NOT_SETTINGS}
     imports = agent_dict.get("authorized_imports")
     if imports is not None and "additional_authorized_imports" in accepted:
-        from ..local_python_executor import BASE_BUILTIN_MODULES
+        from .._sandbox_defaults import BASE_BUILTIN_MODULES
 
         init.setdefault("additional_authorized_imports", sorted(set(imports) - set(BASE_BUILTIN_MODULES)))
     ignored = sorted(set(agent_dict) - accepted - _LEGACY_NOT_SETTINGS - {"authorized_imports"})

@@ -8,6 +8,8 @@ everywhere because they lead out of the sandbox without ever spelling ``_``.
 
 from __future__ import annotations
 
+from .._sandbox_defaults import BASE_BUILTIN_MODULES  # the documented defaults, re-exported here
+
 __all__ = [
     "ALLOWED_DUNDER_ACCESS",
     "ALLOWED_DUNDER_DEFINITIONS",
@@ -22,21 +24,6 @@ __all__ = [
     "STRING_DUNDERS",
     "is_dunder",
     "refused_capability",
-]
-
-#: Modules every executor may import, as documented.
-BASE_BUILTIN_MODULES = [
-    "collections",
-    "datetime",
-    "itertools",
-    "math",
-    "queue",
-    "random",
-    "re",
-    "stat",
-    "statistics",
-    "time",
-    "unicodedata",
 ]
 
 #: Filename given to compiled sandbox code; tracebacks use it to find the user's line.
