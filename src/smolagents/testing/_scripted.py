@@ -11,6 +11,7 @@ directly with :meth:`ScriptedModel.assert_all_used`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import threading
@@ -66,6 +67,12 @@ _ids = itertools.count(1)
 # context, because agents in batch runs and tests build their models in worker threads.
 _trackers: list[list[ScriptedModel]] = []
 _trackers_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def _word_count(text: str) -> int:
+    """Words of a message: the stand-in token count (the system prompt repeats every call)."""
+    return len(text.split())
 
 
 class ScriptedModel(Model):
@@ -213,7 +220,7 @@ class ScriptedModel(Model):
             if cut >= 0:
                 message.content = message.content[:cut]
         if message.token_usage is None:
-            words_in = sum(len(content_to_text(_content(m)).split()) for m in messages)
+            words_in = sum(_word_count(content_to_text(_content(m))) for m in messages)
             words_out = len(message.text.split()) + sum(
                 len(json.dumps(tc.function.arguments, default=str).split()) + 1
                 for tc in message.tool_calls or []
