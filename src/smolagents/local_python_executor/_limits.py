@@ -232,9 +232,15 @@ def _make_rss_reader() -> Any:
     except (OSError, ValueError, AttributeError):
         return None
 
+    # one descriptor per process, re-read with pread (opening the file was most of the cost
+    # of every executor call); reopened after a fork, whose /proc/self is another process
+    opened: list[tuple[int, int]] = []
+
     def read() -> int:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * page
+        pid = os.getpid()
+        if not opened or opened[0][0] != pid:
+            opened[:] = [(pid, os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))]
+        return int(os.pread(opened[0][1], 256, 0).split()[1]) * page
 
     return read
 
