@@ -99,6 +99,63 @@ def _action_messages(gr: Any, step: ActionStep) -> list[Any]:
     return messages
 
 
+def _managed_marks(agent: Any) -> dict[str, tuple[int, int]]:
+    """For each managed agent: (id of its memory's step list, steps in it) as seen now."""
+    managed = getattr(agent, "managed_agents", None) or {}
+    return {name: (id(member.memory.steps), len(member.memory.steps)) for name, member in managed.items()}
+
+
+def _managed_messages(gr: Any, agent: Any, step: ActionStep, seen: dict[str, tuple[int, int]]) -> Any:
+    """The steps managed agents took during ``step``, each folded under the call that ran
+    them (the manager's tool call of that name, or its code)."""
+    now = _managed_marks(agent)
+    for name, (list_id, count) in now.items():
+        before = seen.get(name)
+        if before == (list_id, count):
+            continue
+        start = before[1] if before is not None and before[0] == list_id else 0  # a reset run: all new
+        seen[name] = (list_id, count)
+        parent = next(
+            (
+                f"step-{step.step_number}-call-{i}"
+                for i, call in enumerate(step.tool_calls or [])
+                if call.name == name
+            ),
+            f"step-{step.step_number}-call-0",
+        )
+        for inner in agent.managed_agents[name].memory.steps[start:]:
+            if isinstance(inner, (ActionStep, PlanningStep)):
+                yield gr.ChatMessage(
+                    role="assistant",
+                    content=_managed_step_text(inner),
+                    metadata={
+                        "title": f"🤝 {name} · {_managed_step_title(inner)}",
+                        "parent_id": parent,
+                        "status": "done",
+                    },
+                )
+
+
+def _managed_step_title(step: ActionStep | PlanningStep) -> str:
+    return "Plan" if isinstance(step, PlanningStep) else f"Step {step.step_number}"
+
+
+def _managed_step_text(step: ActionStep | PlanningStep) -> str:
+    if isinstance(step, PlanningStep):
+        return step.plan.strip()
+    parts = [_thought(step)]
+    for call in step.tool_calls or []:
+        if call.name == "python_interpreter":
+            parts.append(f"```python\n{str(call.arguments).strip()}\n```")
+        else:
+            parts.append(f"`{call.name}` ← `{call.arguments}`")
+    if step.observations and step.observations.strip():
+        parts.append(f"```\n{step.observations.strip()}\n```")
+    if step.error is not None:
+        parts.append(f"💥 **Error:** {step.error}")
+    return "\n\n".join(part for part in parts if part)
+
+
 def _is_pending(message: Any) -> bool:
     metadata = getattr(message, "metadata", None)
     return isinstance(metadata, dict) and metadata.get("status") == "pending"
@@ -131,6 +188,7 @@ def stream_to_gradio(
     message is final. A run that fails yields its error as a message."""
     gr = _gradio()
     streamed = ""
+    seen_managed = _managed_marks(agent)
     try:
         events = agent.run(
             task, images=task_images, stream=True, reset=reset_agent_memory, additional_args=additional_args
@@ -142,6 +200,7 @@ def stream_to_gradio(
             elif isinstance(event, ActionStep):
                 streamed = ""
                 yield from _action_messages(gr, event)
+                yield from _managed_messages(gr, agent, event, seen_managed)
             elif isinstance(event, PlanningStep):
                 streamed = ""
                 yield gr.ChatMessage(

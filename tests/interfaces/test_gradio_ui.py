@@ -79,6 +79,57 @@ def test_tool_calling_agent_run_as_chat_messages() -> None:
     assert texts(messages)[-1] == "**Final answer:**\ncold"
 
 
+def _researcher(runs: int = 1) -> ToolCallingAgent:
+    call = ScriptedModel.tool_call
+    return ToolCallingAgent(
+        tools=[lookup],
+        model=ScriptedModel(
+            [call("lookup", {"city": "Rome"}), call("final_answer", {"answer": "warm"})] * runs
+        ),
+        name="researcher",
+        description="Finds the weather.",
+        verbosity_level=LogLevel.OFF,
+    )
+
+
+def test_a_managed_agents_steps_are_nested_under_the_managers_call() -> None:
+    call = ScriptedModel.tool_call
+    manager = ToolCallingAgent(
+        tools=[],
+        model=ScriptedModel(
+            [call("researcher", {"task": "weather in Rome"}), call("final_answer", {"answer": "ok"})]
+        ),
+        managed_agents=[_researcher()],
+        verbosity_level=LogLevel.OFF,
+    )
+    messages = list(stream_to_gradio(manager, "Ask the researcher"))
+    by_title = {(m.metadata or {}).get("title"): m for m in messages}
+    call_message = by_title["🛠️ Called tool researcher"]
+    nested = [m for m in messages if str((m.metadata or {}).get("title", "")).startswith("🤝 researcher")]
+    assert [m.metadata["title"] for m in nested] == ["🤝 researcher · Step 1", "🤝 researcher · Step 2"]
+    assert all(m.metadata["parent_id"] == call_message.metadata["id"] for m in nested)
+    assert "sunny in Rome" in nested[0].content
+    assert messages.index(nested[0]) > messages.index(call_message)  # after the call, before the next step
+    assert texts(messages)[-1] == "**Final answer:**\nok"
+
+
+def test_a_managed_agent_called_from_code_is_nested_under_the_code() -> None:
+    manager = CodeAgent(
+        tools=[],
+        model=ScriptedModel(["<code>\nr = researcher(task='weather in Rome')\nfinal_answer(r)\n</code>"] * 2),
+        managed_agents=[_researcher(runs=2)],
+        verbosity_level=LogLevel.OFF,
+    )
+    messages = list(stream_to_gradio(manager, "Ask the researcher"))
+    nested = [m for m in messages if str((m.metadata or {}).get("title", "")).startswith("🤝 researcher")]
+    assert len(nested) == 2 and all(m.metadata["parent_id"] == "step-1-call-0" for m in nested)
+    assert "warm" in texts(messages)[-1]
+    # the next task in the same conversation shows only the researcher's new run
+    more = list(stream_to_gradio(manager, "Again"))
+    again = [m for m in more if str((m.metadata or {}).get("title", "")).startswith("🤝 researcher")]
+    assert [m.metadata["title"] for m in again] == ["🤝 researcher · Step 1", "🤝 researcher · Step 2"]
+
+
 def test_an_error_step_is_shown_and_the_run_goes_on() -> None:
     agent = code_agent(["<code>\n1 / 0\n</code>", "<code>\nfinal_answer('recovered')\n</code>"])
     messages = list(stream_to_gradio(agent, "divide"))
