@@ -29,7 +29,17 @@ def test_packaged_prompt_files_parse_the_same_as_with_pyyaml(name: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a: 1\n", "- item\n", "a: |\n  keep\n", "a: |-\n", "a: |-\n  x\na: |-\n  y\n", "a: 'quoted'\n"],
+    [
+        "a: 1\n",
+        "- item\n",
+        "a: |\n  keep\n",
+        "a: |-\n",
+        "a: |-\n  x\na: |-\n  y\n",
+        "a: 'quoted'\n",
+        "a:\n",  # null in YAML, not an empty mapping
+        "a: |-\n    deeper first\n  then shallower\n",
+        "a: |-\n  x\n     \n  y\n",  # spaces past the indentation on a blank line
+    ],
 )
 def test_anything_beyond_the_subset_is_left_to_a_real_yaml_parser(text: str) -> None:
     assert parse_block_yaml(text) is None

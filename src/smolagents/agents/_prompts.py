@@ -128,11 +128,20 @@ def parse_block_yaml(text: str) -> dict[str, Any] | None:
         content = [entry for entry in block if entry.strip()]
         if not content:
             return None
-        margin = min(_indent(entry) for entry in content)
-        if any("\t" in entry[:margin] for entry in content):
+        margin = _indent(content[0])  # YAML takes the block's indentation from its first line
+        if any(_indent(entry) < margin or "\t" in entry[:margin] for entry in content):
             return None
+        if any(not entry.strip() and len(entry) > margin for entry in block):
+            return None  # spaces past the indentation on a blank line are content in YAML
         container[key] = "\n".join(entry[margin:] if entry.strip() else "" for entry in block).rstrip("\n")
-    return root
+    return root if _no_empty_mapping(root) else None
+
+
+def _no_empty_mapping(mapping: dict[str, Any]) -> bool:
+    """YAML reads a key with nothing under it as null, not as an empty mapping."""
+    return all(
+        not isinstance(value, dict) or (value and _no_empty_mapping(value)) for value in mapping.values()
+    )
 
 
 def _indent(line: str) -> int:
