@@ -512,3 +512,27 @@ def test_another_thread_approves_while_an_async_consumer_waits(kind, delete_file
     assert isinstance(events[-1], FinalAnswerStep) and [entry[:2] for entry in ran] == [
         ("delete_file", "a.txt")
     ]
+
+
+@tool(requires_approval=True)
+def _guarded_delete(path: str) -> str:
+    """Delete a file (needs approval).
+
+    Args:
+        path: the file.
+    """
+    return f"deleted {path}"
+
+
+def test_a_saved_tool_function_keeps_needing_approval(tmp_path):
+    from smolagents.tools._source import tool_source
+
+    code = tool_source(_guarded_delete)
+    assert code.count("@tool") == 1 and "@tool(requires_approval=True)" in code
+    assert Tool.from_code(code).requires_approval is True
+    agent = ToolCallingAgent(tools=[_guarded_delete], model=ScriptedModel([], allow_unused_replies=True))
+    agent.save(tmp_path / "agent")
+    loaded = ToolCallingAgent.from_folder(
+        tmp_path / "agent", model=ScriptedModel([], allow_unused_replies=True)
+    )
+    assert loaded.tools["_guarded_delete"].requires_approval is True

@@ -242,15 +242,21 @@ class SourceBuilder:
         self.seen: set[int] = set()
         self.postponed_annotations = False
 
-    def add(self, obj: Any, tool_decorator: bool = False) -> None:
+    def add(self, obj: Any, tool_decorator: bool = False, decorator_arguments: str = "") -> None:
         self.seen.add(id(obj))
         source = _absolute_imports(self._source(obj), obj.__module__)
         tree = ast.parse(source)
         node = tree.body[0]
         if tool_decorator and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             lines = source.splitlines()
-            drop = {d.lineno - 1 for d in node.decorator_list if ast.unparse(d).split(".")[-1] == "tool"}
-            source = "@tool\n" + "\n".join(line for i, line in enumerate(lines) if i not in drop)
+            drop = {
+                line
+                for d in node.decorator_list
+                if ast.unparse(d.func if isinstance(d, ast.Call) else d).split(".")[-1] == "tool"
+                for line in range(d.lineno - 1, (d.end_lineno or d.lineno))  # a decorator may span lines
+            }
+            decorator = f"@tool({decorator_arguments})" if decorator_arguments else "@tool"
+            source = decorator + "\n" + "\n".join(line for i, line in enumerate(lines) if i not in drop)
             self.imports["from smolagents.tools import tool"] = None
         module = sys.modules.get(obj.__module__) if isinstance(obj, type) else None
         if module is not None:
@@ -403,7 +409,9 @@ def tool_source(tool: Any) -> str:
     builder = SourceBuilder(getattr(tool, "name", type(tool).__name__))
     function = _tool_function(tool)
     if function is not None:
-        builder.add(function, tool_decorator=True)
+        # the decorator's own settings travel with it (a tool that needs approval still does)
+        arguments = "requires_approval=True" if getattr(tool, "requires_approval", False) else ""
+        builder.add(function, tool_decorator=True, decorator_arguments=arguments)
     else:
         builder.add(type(tool))
     return builder.code()
