@@ -77,6 +77,8 @@ def same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (set, frozenset)):  # iteration order follows string hashing: compare as sets
+        return a == b and sorted(map(repr, a)) == sorted(map(repr, b))
     return a == b and repr(a) == repr(b)
 
 
