@@ -20,6 +20,7 @@ __all__ = [
     "fast_test",
     "fused_int_test",
     "inline_safe_test",
+    "int_tree_test",
     "load",
     "spec_is_small",
     "store",
@@ -277,6 +278,20 @@ def fused_int_test(node: ast.BinOp) -> ast.expr | None:
     for name in names:
         tests += [_is_int(load(name)), _one_digit(load(name))]
     return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
+
+
+def int_tree_test(node: ast.expr) -> ast.expr | None:
+    """The inline test under which ``node``, an arithmetic tree over names and small int
+    constants, evaluates natively to an int of at most a few thousand bits (None: not
+    such a tree)."""
+    names: list[str] = []
+    bits = _int_bits(node, names)
+    if bits is None or bits > _FUSED_BITS or not names:
+        return None
+    tests: list[ast.expr] = []
+    for name in names:
+        tests += [_is_int(load(name)), _one_digit(load(name))]
+    return ast.BoolOp(op=ast.And(), values=tests)
 
 
 def spec_is_small(spec: str) -> bool:

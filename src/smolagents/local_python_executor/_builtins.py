@@ -424,6 +424,7 @@ def build_builtins(
             "__sb_next__": builtins.next,
             "__sb_compress__": itertools.compress,
             "__sb_tk__": rt.loop_ticks,
+            "__sb_rebound__": rt.rebound,
             "__sb_type__": builtins.type,
             "__sb_int__": builtins.int,
             "__sb_list__": builtins.list,

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import InterpreterError, SandboxResourceError, SandboxSecurityError, UserError
 from ._builtins import build_builtins
 from ._limits import DEFAULT_MAX_LEN_OUTPUT, SandboxAbort, SandboxLimits
+from ._loop_types import rebinding_names
 from ._modules import ImportPolicy, ModuleGateway
 from ._ops import make_operators
 from ._policy import BASE_BUILTIN_MODULES, HELPER_PREFIX, SANDBOX_FILENAME
@@ -123,6 +124,8 @@ class _Compiled:
     body: types.CodeType
     tail: types.CodeType | None
     lines: list[str]
+    #: module globals this code may rebind from inside calls (``global``, ``:=``)
+    rebinding: frozenset[str] = frozenset()
 
 
 _cache: OrderedDict[tuple[str, frozenset[str], int], _Compiled] = OrderedDict()
@@ -230,6 +233,7 @@ def _compile_unlocked(
     try:
         tree = ast.parse(code, filename=SANDBOX_FILENAME)
         _check_code_size(code, tree, limits)
+        rebinding = rebinding_names(tree)
         tail_node = _split_tail(tree)
         tree, flags = rewrite(tree, protected)
         body = compile(tree, SANDBOX_FILENAME, "exec", flags=flags, dont_inherit=True, optimize=0)
@@ -251,7 +255,7 @@ def _compile_unlocked(
         kind = SandboxSecurityError if refusal.security else InterpreterError
         where = f" at line '{line}'" if line else ""
         raise kind(f"Code execution failed{where} due to: {kind.__name__}: {refusal.message}") from None
-    return _Compiled(body, tail, lines)
+    return _Compiled(body, tail, lines, rebinding)
 
 
 def _guard_class_patterns(cls: type, regex: RegexGuard) -> None:
@@ -485,6 +489,8 @@ class LocalPythonExecutor(PythonExecutor):
             exc.logs = ""  # type: ignore[attr-defined]
             raise
         rt.state = state
+        if compiled.rebinding:
+            rt.rebound.update(compiled.rebinding)  # before any of it runs: loop flags read it
         state["__builtins__"] = rt.builtins
         value: Any = None
         error: BaseException | None = None

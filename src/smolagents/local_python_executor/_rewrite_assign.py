@@ -18,6 +18,7 @@ from ._ast_build import (
     fast_test,
     fused_int_test,
     inline_safe_test,
+    int_tree_test,
     load,
     store,
 )
@@ -120,6 +121,21 @@ class AssignmentRules:
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         op, value = node.op, node.value
+        if isinstance(op, ast.Add) and isinstance(node.target, ast.Name) and isinstance(value, ast.BinOp):
+            test = int_tree_test(value)
+            if test is not None:
+                # ``total += i * i % 7``: when the right side is a small-int expression its
+                # value is an int, which no ``+=`` can turn into a runaway (a list's extend
+                # refuses it): the whole statement runs natively behind one test
+                native = copy.deepcopy(node)
+                for sub in ast.walk(native):
+                    if isinstance(sub, ast.Name):
+                        self.visit(sub)  # the same name checks as the checked path
+                general = self._aug_assign(node, checked=True)
+                statement = ast.If(
+                    test=test, body=[native], orelse=general if isinstance(general, list) else [general]
+                )
+                return ast.copy_location(statement, node)
         if isinstance(op, ast.Add) and isinstance(value, ast.Constant):
             return self._aug_assign(node, checked=False)  # a constant is never a lazy iterable
         if isinstance(op, ast.Add) and isinstance(value, ast.Name):

@@ -117,6 +117,8 @@ class Runtime:
         #: C speed; a chunk is a list the stopping paths clear, so loops stop at once
         self._loop_chunk: list[bool] = []
         self.loop_ticks = chain.from_iterable(map(self._next_loop_chunk, repeat(None)))
+        #: globals some code run here may rebind from inside a call (see ``_loop_types``)
+        self.rebound: set[str] = set()
         #: the executor's state dict (the sandbox's globals) during a call
         self.state: dict[str, Any] = {}
         self.owner: int | None = None

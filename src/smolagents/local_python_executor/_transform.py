@@ -41,6 +41,15 @@ from ._ast_build import (
     ticked,
 )
 from ._hoist import bound_names, hoist_receiver_checks, stable_parameters
+from ._loop_types import (
+    LoopTypeRules,
+    counted_range,
+    declared_names,
+    fold_comprehension,
+    fold_int_guards,
+    iterated,
+    real_range,
+)
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
     ALLOWED_DUNDER_DEFINITIONS,
@@ -79,7 +88,7 @@ def _rebinding_message(name: str) -> str:
     return f"Cannot assign to name '{name}' at module level: {what}. Pick another variable name."
 
 
-class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
+class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTransformer):
     def __init__(self, protected: frozenset[str]) -> None:
         self.protected = protected
         #: (kind, class name) per scope: module, function, lambda, class, comprehension
@@ -96,6 +105,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
         self.match_prelude: list[ast.stmt] = []
         #: builtins whose calls go straight to their maker (set by ``rewrite``)
         self.direct_builtins: dict[str, str] = {}
+        #: per enclosing function: names some scope of it declares ``global``/``nonlocal``
+        self.declared: list[set[str]] = []
 
     # ------------------------------------------------------------------ dispatch
     def visit(self, node: ast.AST) -> Any:
@@ -348,7 +359,9 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
             self.visit(param)
         stable = stable_parameters(node)
         self.scopes.append(("function", ""))
+        self.declared.append(declared_names(node))
         statements = self.body(node.body)
+        self.declared.pop()
         self.scopes.pop()
         docstring = (
             statements[:1]
@@ -422,12 +435,17 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
 
     def comprehension(self, node: Any, elements: list[str]) -> Any:
         generators = node.generators
+        ranged = self.comprehension_ranges(generators)
+        flags: list[tuple[str, ast.expr, ast.comprehension]] = []
+        out: list[ast.comprehension] = []
         for index, generator in enumerate(generators):
             if generator.is_async:
                 raise StaticRefusal("async comprehensions are not supported in the sandbox", node, False)
             self.iterable_depth += 1
-            generator.iter = _iterated(self.visit(generator.iter))
+            generator.iter = iterated(self.visit(generator.iter))
             self.iterable_depth -= 1
+            if index in ranged:
+                self.comprehension_range_flag(ranged[index], generator, flags, out)
             if index == 0:
                 self.scopes.append(("comprehension", ""))
             generator.target = self.visit(generator.target)
@@ -436,8 +454,10 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
                 generator.ifs = [tick_condition(), *ifs]
             else:
                 generator.iter, generator.ifs = ticked(generator.iter), ifs
+            out.append(generator)
         for field in elements:
             setattr(node, field, self.visit(getattr(node, field)))
+        fold_comprehension(node, elements, flags, out)
         self.scopes.pop()
         return node
 
@@ -461,18 +481,25 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, ast.NodeTransformer):
         ``compress`` costs a little on entry and much less per iteration."""
         return any(kind in ("function", "lambda") for kind, _ in self.scopes)
 
-    def visit_For(self, node: ast.For) -> ast.For:
+    def visit_For(self, node: ast.For) -> Any:
+        variable = self.range_variable(node)
         node.target = self.visit(node.target)
         node.iter = self.visit(node.iter)
-        counted = _counted_range(node.iter)
-        node.iter = _iterated(node.iter)
+        counted = counted_range(node.iter)
+        node.iter = iterated(node.iter)
+        prelude: list[ast.stmt] = []
+        flag = None
+        if variable is not None and real_range(node.iter):
+            flag, prelude = self.range_flag(node, *variable)
         if self.in_function() and not counted:
             node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
         else:
             node.iter = ticked(node.iter)
             node.body = self.body(node.body)
+        if flag is not None:
+            node.body = fold_int_guards(node.body, variable[0], flag)  # type: ignore[index]
         node.orelse = self.body(node.orelse)
-        return node
+        return [*prelude, node] if prelude else node
 
     def visit_While(self, node: ast.While) -> ast.stmt:
         node.test = self.visit(node.test)
@@ -536,26 +563,6 @@ def _super_test(named: ast.NamedExpr, table: str) -> ast.expr:
     self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
     fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
     return ast.BoolOp(op=ast.And(), values=[is_super, fast])
-
-
-def _iterated(node: ast.expr) -> ast.expr:
-    """An iterable only looped over: ``range(...)`` there is the real range (one C call, no
-    checked maker): a loop never materialises it, and every item it yields costs a tick."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__":
-        node.func = ast.copy_location(load("__sb_rrange__"), node.func)
-    return node
-
-
-def _counted_range(node: ast.expr) -> bool:
-    """A ``range(...)`` whose bounds are not small constants: a counting loop that is usually
-    long, so even inside a function its ticks are drawn at C speed (``compress``) rather
-    than by a tick statement per iteration (``for d in range(2, isqrt(n) + 1)``)."""
-    if not (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__"
-    ):
-        return False
-    constants = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
-    return len(constants) < len(node.args) or not all(type(c) is int and abs(c) <= 16 for c in constants)
 
 
 def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = True) -> tuple[ast.Module, int]:
