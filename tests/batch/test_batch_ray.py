@@ -106,7 +106,7 @@ def test_fifty_tasks_on_ray(ray_address, tmp_path):
         backend="ray",
         max_concurrency=2,
         results_path=results_path,
-        task_timeout=20,
+        task_timeout=8,
         retries=1,
         quiet=True,
     )
@@ -153,7 +153,7 @@ def test_rerun_after_the_ray_driver_is_killed_runs_only_the_missing_ids(ray_addr
         backend="ray",
         max_concurrency=2,
         results_path=results_path,
-        task_timeout=20,
+        task_timeout=8,
         quiet=True,
     )
     assert set(ran_ids(markers)) == set(ALL_IDS) - done
@@ -170,3 +170,60 @@ def test_make_agent_needs_not_be_module_level_on_ray(ray_address):
     lock = threading.Lock()
     with pytest.raises(TypeError, match="must be picklable"):
         run_batch(["x"], lambda: lock, backend="ray", quiet=True)
+
+
+def _task(task_id: str, kind: str, markers: Path, step_delay: float = 0.0) -> dict:
+    task = {"id": task_id, "task": "Compute 3 * 2 + 1.", "kind": kind, "n": 3, "marker_dir": str(markers)}
+    return task | ({"step_delay": step_delay} if step_delay else {})
+
+
+def test_a_hung_attempt_kills_its_actor_and_its_neighbours_start_over_uncharged(ray_address, tmp_path):
+    """One actor, two threads: "hang" runs beside "quick" (0-1.5 s), then "slow" (1.5-4.5 s).
+    At 4 s "hang" times out and its actor is killed mid-"slow"; "slow" runs again on the
+    replacement actor, with a fresh clock and still one attempt."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    tasks = [
+        _task("hang", "hang", markers),
+        _task("quick", "ok", markers, 0.75),
+        _task("slow", "ok", markers, 1.5),
+    ]
+    hang, quick, slow = run_batch(
+        tasks, make_agent, backend="ray", max_concurrency=2, task_timeout=4, quiet=True
+    )
+    assert hang.timed_out and hang.attempts == 1
+    assert quick.ok and slow.ok and quick.output == slow.output == 7
+    assert quick.attempts == slow.attempts == 1
+    assert ran_ids(markers) == ["hang", "quick", "slow", "slow"]
+    pids = {path.name.split(".")[1] for path in markers.iterdir() if path.name.startswith("slow.")}
+    assert len(pids) == 2  # on the killed actor, then on its replacement
+
+
+def test_a_later_batch_reuses_the_idle_actor_pool(ray_address, tmp_path):
+    pids = []
+    for run in range(2):
+        markers = tmp_path / f"markers-{run}"
+        markers.mkdir()
+        tasks = [_task(f"q{n}", "ok", markers) for n in range(6)]
+        results = run_batch(tasks, make_agent, backend="ray", max_concurrency=2, quiet=True)
+        assert all(r.ok for r in results)
+        pids.append({path.name.split(".")[1] for path in markers.iterdir()})
+    assert pids[0] == pids[1] and len(pids[0]) == 1  # one actor of two threads, kept
+
+
+def test_ray_options_with_resources_run_one_ray_task_per_attempt(ray_address, tmp_path):
+    """``num_cpus`` in ray_options: each attempt is its own Ray task, a hung one is force-cancelled.
+    A first batch starts the task workers: a task's clock runs from its submission, and
+    starting a worker process can take seconds here."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    options = {"num_cpus": 1}
+    warm_up = [_task(f"w{n}", "ok", markers) for n in range(2)]
+    assert all(r.ok for r in run_batch(warm_up, make_agent, backend="ray", ray_options=options, quiet=True))
+    tasks = [_task("hang", "hang", markers), *(_task(f"q{n}", "ok", markers) for n in range(3))]
+    results = run_batch(
+        tasks, make_agent, backend="ray", max_concurrency=2, task_timeout=5, ray_options=options, quiet=True
+    )
+    assert results[0].timed_out, results[0].error
+    assert all(r.ok and r.output == 7 for r in results[1:]), [r.error for r in results]
+    assert sorted(ran_ids(markers)) == ["hang", "q0", "q1", "q2", "w0", "w1"]

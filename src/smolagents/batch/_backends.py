@@ -42,7 +42,9 @@ class Backend(Protocol):
 
     def wait(self, timeout: float | None) -> list[tuple[int, Outcome | None]]:
         """Finished attempts (and begun ones, see ``reports_start``); blocks up to
-        ``timeout`` seconds (None: until something happens)."""
+        ``timeout`` seconds (None: until something happens). Any backend may also report
+        ``(key, None)`` for an attempt it had to start over (the Ray actor pool does when it
+        kills an actor): its timeout then counts again from there."""
         ...
 
     def cancel(self, key: int) -> None: ...

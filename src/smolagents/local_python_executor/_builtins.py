@@ -23,7 +23,7 @@ from ._datalibs import seal_protocol_lookups, type_stand_in
 from ._limits import SandboxLimits, check_length
 from ._resource_overrides import ChainGuard, builtin_overrides
 from ._runtime import Runtime, WithProxy
-from ._security import AttributeGuard, AttrView
+from ._security import DATE_VALUE_TYPES, AttributeGuard, AttrView
 from ._special import EAGER_ITERABLES, grow_from
 
 __all__ = ["BigRange", "build_builtins"]
@@ -311,7 +311,10 @@ def build_builtins(
         return out if kind is list else tuple(out)
 
     sized_results = (builtins.str, builtins.bytes, builtins.bytearray, builtins.list, builtins.tuple)
-    numeric_types = frozenset({builtins.int, builtins.float, builtins.complex, builtins.bool})
+    # results of ``+`` that have no length to check (numbers, dates and durations)
+    numeric_types = frozenset(
+        {builtins.int, builtins.float, builtins.complex, builtins.bool, *DATE_VALUE_TYPES}
+    )
 
     def add_checked(result: Any) -> Any:
         """The result of ``a + b``: a sequence over ``max_sequence_length`` stops the call."""

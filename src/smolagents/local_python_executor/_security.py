@@ -20,6 +20,7 @@ calls later) through :meth:`check_class`.
 from __future__ import annotations
 
 import copy
+import datetime
 import enum
 import os
 import sys
@@ -44,6 +45,7 @@ from ._special import _SPECIAL_HANDLERS, SPECIAL_ATTRIBUTES, SpecialAttributes, 
 from ._stdlib_state import HOST_STATE_TYPES, host_mutator_checks
 
 __all__ = [
+    "DATE_VALUE_TYPES",
     "PLAIN_VALUE_TYPES",
     "SPECIAL_ATTRIBUTES",
     "AttrView",
@@ -72,6 +74,13 @@ PLAIN_VALUE_TYPES = frozenset(
         type(Ellipsis),
         type(NotImplemented),
     }
+)
+
+#: value classes whose public attributes are all harmless reads and methods on the value
+#: (no format strings with widths, no host state, no callables handed out): reads on them
+#: need no guard, like the plain types'
+DATE_VALUE_TYPES = frozenset(
+    {datetime.date, datetime.datetime, datetime.time, datetime.timedelta, datetime.timezone}
 )
 
 _lock_types = (
@@ -257,6 +266,7 @@ class AttributeGuard(SpecialAttributes, MatchPatternGate):
         runtime.sandbox_classes.checks.append(self.check_class)
         runtime.builtins["__sb_mcls__"] = self.match_class
         runtime.fast_types.update(PLAIN_VALUE_TYPES)
+        runtime.fast_types.update(DATE_VALUE_TYPES)
         runtime.private_fast_types.update(_private_free_plain_types())
         #: (receiver type, name) pairs whose bound method was vetted once and needs no more
         self.vetted_methods: set[tuple[type, str]] = set()

@@ -122,12 +122,15 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
 
     def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
-        for index, statement in enumerate(statements):
-            if index and _calls_something(statement):
+        called = False  # a statement since the last tick called something
+        for statement in statements:
+            calls = _calls_something(statement)
+            if calls and called:
                 # straight-line code (``sorted(big); sorted(big); ...``) must reach a tick
                 # between slow calls, or it would run past the deadline unchecked; the first
-                # statement of a body follows the tick of its loop, function or parent
+                # call of a body follows the tick of its loop, function or parent
                 out.append(ast.copy_location(tick_statement(), statement))
+            called = called or calls
             result = self.visit(statement)
             if isinstance(result, list):
                 out.extend(result)
