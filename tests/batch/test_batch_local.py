@@ -183,6 +183,24 @@ def test_ray_backend_without_ray_names_the_extra(monkeypatch):
         run_batch(["x"], make_plain_agent, backend="ray", quiet=True)
 
 
+@pytest.mark.parametrize(
+    ("concurrency", "free_cpus", "shape"),
+    [
+        (1, None, (1, 1)),
+        (8, None, (1, 8)),
+        (16, None, (2, 8)),
+        (20, None, (3, 7)),
+        (64, 4.0, (4, 16)),
+        (16, 0.5, (1, 16)),
+    ],
+)
+def test_ray_actor_pool_shape(concurrency, free_cpus, shape):
+    """Up to 8 threads per actor, no more actors than whole free CPUs, and always one."""
+    from smolagents.batch._ray import pool_shape
+
+    assert pool_shape(concurrency, free_cpus) == shape
+
+
 def test_a_make_agent_that_raises_is_recorded_as_the_task_error(tmp_path):
     def broken():
         raise RuntimeError("no API key")

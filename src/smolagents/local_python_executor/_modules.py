@@ -403,7 +403,11 @@ class ModuleGateway:
 
     # ------------------------------------------------------------------ overrides
     def _random(self) -> dict[str, Any]:
-        return random_overrides(self.limits)
+        table = random_overrides(self.limits)
+        # the checked generator classes are ours: every public attribute of an instance is a
+        # method of theirs (size-checked where it allocates) or a value the sandbox set
+        self.rt.fast_types.update({table["Random"], table["SystemRandom"]})
+        return table
 
     def _time(self) -> dict[str, Any]:
         rt = self.rt

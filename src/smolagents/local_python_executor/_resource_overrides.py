@@ -346,7 +346,20 @@ def random_overrides(limits: SandboxLimits) -> dict[str, Any]:
             check_length(operator.index(k), limits, "random.sample()")
             return base.sample(self, population, k, counts=counts)
 
+        real_getrandbits = base.getrandbits
+
+        def _randbelow(self: Any, n: int) -> int:
+            # ``randrange``/``randint``/``choice``/``shuffle`` draw through here with ``n``
+            # a value the code already holds (so its bits are already bounded): skip the
+            # size check of the public ``getrandbits`` and its extra Python frame
+            k = n.bit_length()
+            r = real_getrandbits(self, k)
+            while r >= n:
+                r = real_getrandbits(self, k)
+            return r
+
         namespace = {
+            "_randbelow": _randbelow,
             "getrandbits": getrandbits,
             "randbytes": randbytes,
             "choices": choices,
