@@ -265,6 +265,20 @@ class ActionStep(MemoryStep):
             is_final_answer=bool(data.get("is_final_answer")),
         )
 
+    def _calls_text(self) -> str:
+        """``Calling tools:`` and the calls as JSON. Every later step replays this step, so
+        the text is kept while the calls are the same values (immutable arguments only:
+        a dict argument could change in place unseen)."""
+        calls = self.tool_calls or []
+        snapshot = [(tc.name, tc.id, tc.arguments) for tc in calls]
+        cached = self.__dict__.get("_calls_cache")
+        if cached is not None and cached[0] == snapshot:
+            return cached[1]
+        text = "Calling tools:\n" + json.dumps([tc.dict() for tc in calls], default=str)
+        if all(type(tc.arguments) in (str, int, float, bool, type(None)) for tc in calls):
+            self.__dict__["_calls_cache"] = (snapshot, text)
+        return text
+
     def to_messages(self, summary_mode: bool = False) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
         if self.model_output is not None and not summary_mode:
@@ -272,10 +286,7 @@ class ActionStep(MemoryStep):
             if text.strip():
                 messages.append(ChatMessage(role=MessageRole.ASSISTANT, content=_text_part(text.strip())))
         if self.tool_calls:
-            calls = json.dumps([tc.dict() for tc in self.tool_calls], default=str)
-            messages.append(
-                ChatMessage(role=MessageRole.TOOL_CALL, content=_text_part("Calling tools:\n" + calls))
-            )
+            messages.append(ChatMessage(role=MessageRole.TOOL_CALL, content=_text_part(self._calls_text())))
         if self.observations_images:
             messages.append(
                 ChatMessage(role=MessageRole.USER, content=_image_parts(self.observations_images))
