@@ -14,16 +14,17 @@ Two ways to run attempts, chosen by ``ray_options``:
   running up to 8 attempts on its own threads. Only those few worker processes start (each
   imports Ray and the library: seconds of CPU), where one task per attempt needs
   ``max_concurrency`` of them, which on a small machine costs more than the batch itself.
-  A task's timeout counts from the moment its actor is up. A hung attempt is stopped by
-  killing its actor (a thread cannot be killed); the other attempts that actor was running
-  are started again on a replacement actor with their clock restarted, and are not charged
-  a retry. An actor that dies on its own fails the attempts it was running. Actors ask Ray
-  for a CPU to be placed but hold none while they run (Ray's default for actors). On a
-  runtime the batch did not start, a batch that ends cleanly leaves its idle pool to the
-  next ``run_batch`` of this driver with the same ``make_agent``, concurrency and options
-  (a worker process takes seconds to start, the batch itself may take less); any other
-  batch, ``ray.shutdown()`` or the driver's exit ends it. A private runtime ends with its
-  batch, pool and all.
+  A task's timeout counts from the moment its actor is up. A thread cannot be killed, so a
+  timed-out attempt is recorded as a timeout at once and its actor takes no more work (a
+  replacement starts in its place); the attempts still running beside it finish (each
+  within its own timeout) and then the actor is killed, hung attempt and all. No attempt
+  is thrown away or charged for its neighbour. An actor that dies on its own fails the
+  attempts it was running. Actors ask Ray for a CPU to be placed but hold none while they
+  run (Ray's default for actors). On a runtime the batch did not start, a batch that ends
+  cleanly leaves its idle pool to the next ``run_batch`` of this driver with the same
+  ``make_agent``, concurrency and options (a worker process takes seconds to start, the
+  batch itself may take less); any other batch, ``ray.shutdown()`` or the driver's exit
+  ends it. A private runtime ends with its batch, pool and all.
 - one Ray task per attempt (any other ``ray_options``: ``num_cpus``, ``num_gpus``,
   ``resources``, ``scheduling_strategy``, ...): each attempt gets its own resources, and a
   timed-out task is cancelled with ``force=True``, which kills its worker process. Its
@@ -98,14 +99,24 @@ def _ray_run_task(make_agent: Callable[..., Any], task: BatchTask) -> Outcome:
 class _AgentActor:
     """One pool actor: runs attempts on its threads, each on a fresh agent."""
 
-    def __init__(self, make_agent: Callable[..., Any]) -> None:
-        self._make_agent = make_agent  # Ray resolves the object-store reference on arrival
+    def __init__(self, make_agent_ref: list[Any]) -> None:
+        # in a list, so Ray hands over the reference and a make_agent that cannot be loaded
+        # here (its module missing on this node, ...) fails each attempt, not the actor
+        import ray
+
+        self._load_error: str | None = None
+        try:
+            self._make_agent = ray.get(make_agent_ref[0])
+        except Exception as exc:
+            self._load_error = f"could not load make_agent on the Ray worker: {format_error(exc)}"
 
     def ready(self) -> bool:
         """Answers once the actor's process is up (the attempts' clocks start then)."""
         return True
 
     def run(self, task: BatchTask) -> Outcome:
+        if self._load_error is not None:
+            return Outcome(error=self._load_error)
         return run_task(self._make_agent, task, portable=True)
 
 
@@ -140,10 +151,11 @@ class _ActorPool:
         self._starting: dict[Any, _Actor] = {a.ready: a for a in self._actors}
         self._begun: list[tuple[int, Outcome | None]] = []
         self._failed_starts = 0
+        self._retiring: list[_Actor] = []  # ran a timed-out attempt: killed once the rest are done
 
     @property
     def busy(self) -> bool:
-        return bool(self._keys)
+        return bool(self._keys or self._retiring)
 
     def revive(self) -> None:
         """Ask every actor of a reused pool whether it is still up before giving it work."""
@@ -152,7 +164,7 @@ class _ActorPool:
             self._starting[actor.ready] = actor
 
     def _new_actor(self) -> _Actor:
-        handle = self._actor_class.remote(self._make_agent_ref)
+        handle = self._actor_class.remote([self._make_agent_ref])
         return _Actor(handle, handle.ready.remote())
 
     def start(self, key: int, task: BatchTask) -> None:
@@ -196,6 +208,8 @@ class _ActorPool:
                 outcome = Outcome(error=f"RayError: {format_error(exc)}")
                 if actor is not None and actor in self._actors:
                     self._replace(actor)
+            if actor is not None:
+                self._retire_if_idle(actor)
             done.append((key, outcome))
         return done
 
@@ -239,18 +253,23 @@ class _ActorPool:
         actor = self._where.get(key)
         ref = self._refs.get(key)
         self._keys.pop(ref, None)
-        task = self._tasks.get(key)
         self._forget(key)
-        if actor is None or task is None:
+        if actor is None:
             return
         if actor.ready is not None:  # still starting: the attempt has not begun, drop it
             self._try(self._ray.cancel, ref)
             return
-        # a running thread cannot be stopped: kill the whole actor, move the others on
-        replacement = self._replace(actor)
-        self._try(self._ray.kill, actor.handle, no_restart=True)
-        for other in self._move_attempts(actor, replacement):
-            self._begun.append((other, None))  # started over: its clock starts again
+        # a running thread cannot be stopped, only its whole actor: no new work goes there,
+        # and it is killed as soon as the attempts still running beside this one are over
+        if actor in self._actors:
+            self._replace(actor)
+            self._retiring.append(actor)
+        self._retire_if_idle(actor)
+
+    def _retire_if_idle(self, actor: _Actor) -> None:
+        if actor in self._retiring and not actor.keys:
+            self._retiring.remove(actor)
+            self._try(self._ray.kill, actor.handle, no_restart=True)
 
     @staticmethod
     def _try(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -260,9 +279,10 @@ class _ActorPool:
             pass  # already finished or gone: nothing left to stop
 
     def close(self) -> None:
-        for actor in self._actors:
+        for actor in [*self._actors, *self._retiring]:
             self._try(self._ray.kill, actor.handle, no_restart=True)
         self._actors.clear()
+        self._retiring.clear()
         self._keys.clear()
         self._refs.clear()
 
