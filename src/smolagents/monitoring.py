@@ -137,6 +137,8 @@ class AgentLogger:
         level: LogLevel | int = LogLevel.INFO,
     ) -> None:
         """The per-step line: ``[Step N: Duration x seconds| Input tokens: n | Output tokens: m]``."""
+        if not self._enabled(level):
+            return
         parts = [f"Step {step_number}: Duration {duration or 0.0:.2f} seconds"]
         if token_usage is not None:
             parts.append(

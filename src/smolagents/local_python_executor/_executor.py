@@ -459,8 +459,9 @@ class LocalPythonExecutor(PythonExecutor):
             names.add(name)
         if "final_answer" not in tools:
             builtins["final_answer"] = self._make_final_answer(None)
-        self._tool_names = frozenset(names)
-        self._unbindable_cache = None
+        if names != self._tool_names:  # agents send the same tools before every run
+            self._tool_names = frozenset(names)
+            self._unbindable_cache = None
 
     def send_variables(self, variables: dict[str, Any]) -> None:
         """Add host values (data frames, images, answers of earlier steps) to the state."""
