@@ -201,19 +201,26 @@ def run_sandboxed(code: str) -> Callable[[], Any]:
     return run
 
 
-def best_time(fn: Callable[[], Any], repeats: int, clock: Callable[[], float]) -> tuple[float, Any]:
-    timings = []
-    result = None
+def interleaved(
+    native: Callable[[], Any], sandboxed: Callable[[], Any], repeats: int, clock: Callable[[], float]
+) -> tuple[float, Any, float, Any]:
+    """Best times of both, their runs alternating: on a shared machine the load drifts, and
+    a drift between two back-to-back series would show up as a ratio."""
+    native_times, sandbox_times = [], []
+    native_value = sandbox_value = None
     for _ in range(repeats):
         start = clock()
-        result = fn()
-        timings.append(clock() - start)
-    return min(timings), result
+        native_value = native()
+        native_times.append(clock() - start)
+        start = clock()
+        sandbox_value = sandboxed()
+        sandbox_times.append(clock() - start)
+    return min(native_times), native_value, min(sandbox_times), sandbox_value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 11")
     parser.add_argument("--only", help="run only snippets whose name contains this")
     parser.add_argument(
         "--cpu",
@@ -221,18 +228,21 @@ def main(argv: list[str] | None = None) -> int:
         help="time with process CPU time instead of wall time (steadier on a busy machine)",
     )
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 7
+    repeats = 3 if args.quick else 11
     clock = time.process_time if args.cpu else time.perf_counter
     kind = "CPU time" if args.cpu else "wall time"
-    print(f"Python {sys.version.split()[0]}, best of {repeats} runs per snippet ({kind})\n")
+    print(
+        f"Python {sys.version.split()[0]}, best of {repeats} runs per snippet, native and sandboxed runs alternating ({kind})\n"
+    )
     print(f"{'snippet':<22}{'native ms':>11}{'sandbox ms':>12}{'ratio':>8}")
     ratios = []
     failures = []
     for name, code in SNIPPETS.items():
         if args.only and args.only not in name:
             continue
-        native_time, native_value = best_time(run_native(code), repeats, clock)
-        sandbox_time, sandbox_value = best_time(run_sandboxed(code), repeats, clock)
+        native_time, native_value, sandbox_time, sandbox_value = interleaved(
+            run_native(code), run_sandboxed(code), repeats, clock
+        )
         ok = native_value == sandbox_value
         if not ok:
             failures.append(name)
