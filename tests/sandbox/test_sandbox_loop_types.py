@@ -96,3 +96,70 @@ def test_augmented_add_of_a_small_int_expression_keeps_python_errors() -> None:
 def test_augmented_add_of_a_repetition_on_strings_is_still_checked() -> None:
     with pytest.raises(SandboxResourceError):
         run("a = 'x'\nn = 10**10\ns = ''\ns += a * n")
+
+
+# A ``yield`` that ends a loop body, in a loop that ends its generator, has no tick of its
+# own: the next iteration's tick (or the generator's end) must still stop a generator the
+# host resumes after the call, before any more of its body runs.
+TAIL_YIELDS = {
+    "counted_range": "def g():\n    for i in range(5):\n        log.append(i)\n        yield i\n",
+    "loop_over_a_list": "def g():\n    for i in [0, 1, 2, 3]:\n        log.append(i)\n        yield i\n",
+    "yield_in_if": "def g():\n    for i in range(5):\n        log.append(i)\n        if i % 2 == 0:\n            yield i\n        else:\n            yield -i\n",
+    "nested_loops": "def g():\n    for i in range(3):\n        for j in range(3):\n            log.append(j)\n            yield j\n",
+    "while_loop": "def g():\n    i = 0\n    while True:\n        log.append(i)\n        i += 1\n        yield i\n",
+}
+
+
+@pytest.mark.parametrize("body", list(TAIL_YIELDS.values()), ids=list(TAIL_YIELDS))
+def test_a_generator_resumed_outside_the_call_runs_no_more_of_its_body(body: str) -> None:
+    from smolagents.errors import SandboxSecurityError
+
+    ex = executor()
+    log, gen = ex("log = []\n" + body + "gen = g()\nnext(gen)\n(log, gen)").output
+    assert log == [0]
+    with pytest.raises(SandboxSecurityError, match="outside an executor call"):
+        next(gen)
+    assert log == [0]  # nothing of the next iteration ran
+    assert ex("h = g()\nnext(h)\nnext(h)\nlog").output == [0, 0, 1]  # inside a call it runs on
+
+
+def test_tail_yield_generators_still_stop_at_the_time_limit() -> None:
+    ex = LocalPythonExecutor([], timeout_seconds=1)
+    ex.send_tools({})
+    code = (
+        "def spin():\n    i = 0\n    while True:\n        i += 1\n        yield i\nfor _ in spin():\n    pass"
+    )
+    with pytest.raises(SandboxResourceError, match="timeout_seconds"):
+        ex(code)
+
+
+STOPPED_LOOPS = {
+    "timeout": ("while True:\n    pass", SandboxResourceError),
+    "timeout_in_counted_loop": ("x = []\nfor i in range(10**12):\n    x.append(i % 7)", SandboxResourceError),
+    "final_answer_in_a_loop": ("for i in range(10**6):\n    if i == 5000:\n        final_answer(i)", None),
+}
+
+
+@pytest.mark.parametrize(("code", "error"), list(STOPPED_LOOPS.values()), ids=list(STOPPED_LOOPS))
+def test_loops_of_later_calls_run_after_a_loop_was_stopped(code: str, error: type | None) -> None:
+    # the loop ticks come from one shared iterator: a stop must not exhaust it for good
+    ex = LocalPythonExecutor([], timeout_seconds=1)
+    ex.send_tools({})
+    if error is None:
+        assert ex(code).is_final_answer
+    else:
+        with pytest.raises(error):
+            ex(code)
+    later = "t = 0\nfor i in range(10):\n    t += 1\nn = 0\nwhile n < 5:\n    n += 1\n(t, n, [i for i in range(3)])"
+    assert ex(later).output == (10, 5, [0, 1, 2])
+
+
+def test_loops_of_later_calls_run_after_the_host_resumed_a_generator() -> None:
+    from smolagents.errors import SandboxSecurityError
+
+    ex = executor()
+    # a counted range: the generator's loop draws from the shared loop-tick iterator
+    gen = ex("def g(n):\n    for i in range(n):\n        yield i\ngen = g(10**6)\nnext(gen)\ngen").output
+    with pytest.raises(SandboxSecurityError):
+        next(gen)
+    assert ex("t = 0\nfor i in range(10):\n    t += 1\nt").output == 10

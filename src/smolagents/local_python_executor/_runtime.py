@@ -98,6 +98,28 @@ class ClassRegistry(set[type]):
         super().add(cls)
 
 
+class _RaiseOnce:
+    """A chunk of loop ticks that raises ``error`` instead of ticking, then is empty.
+
+    ``itertools.chain`` gives up on its source for good when the source raises (every loop
+    of the executor would then end at once, in later calls too), but only passes on an
+    error raised by the chunk it draws from; so a stopped loop reports through one of these."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error: BaseException | None = error
+
+    def __iter__(self) -> _RaiseOnce:
+        return self
+
+    def __next__(self) -> bool:
+        error, self.error = self.error, None
+        if error is None:
+            raise StopIteration
+        raise error
+
+
 def _stack_depth() -> int:
     depth = 0
     frame: FrameType | None = sys._getframe(1)
@@ -229,8 +251,12 @@ class Runtime:
         self._refill()
 
     def _next_loop_chunk(self, _: Any) -> Iterator[bool]:
-        """The next chunk of loop ticks, after the same checks as ``slow_tick``."""
-        self._check()
+        """The next chunk of loop ticks, after the same checks as ``slow_tick`` (whose
+        error comes out of the chunk: see ``_RaiseOnce``)."""
+        try:
+            self._check()
+        except BaseException as error:  # the abort, a final answer, a call from outside
+            return _RaiseOnce(error)
         if self.ops_left is None:
             grant = TICK_CHUNK
         else:
