@@ -45,9 +45,11 @@ from ._loop_types import (
     LoopTypeRules,
     counted_range,
     declared_names,
+    drop_tail_resume_ticks,
     fold_comprehension,
     fold_int_guards,
     iterated,
+    mark_resume_tick,
     real_range,
 )
 from ._policy import (
@@ -374,7 +376,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             and isinstance(statements[0].value.value, str)
             else []
         )
-        rest = hoist_receiver_checks(statements[len(docstring) :], stable)
+        rest = drop_tail_resume_ticks(hoist_receiver_checks(statements[len(docstring) :], stable))
         node.body = [*docstring, ast.copy_location(tick_statement(), node), *rest]
         return node
 
@@ -421,7 +423,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             self.outside_function(node)
             if node.value.value is not None:
                 node.value.value = self.visit(node.value.value)
-            return [node, ast.copy_location(tick_statement(), node)]
+            return [node, mark_resume_tick(ast.copy_location(tick_statement(), node))]
         node.value = self.visit(node.value)
         return node
 
