@@ -194,8 +194,15 @@ def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stm
     new_body = [replacer.visit(statement) for statement in body]
     if not replacer.flags:
         return body
-    prelude: list[ast.stmt] = [
-        ast.Assign(targets=[store(flag)], value=test, lineno=0)  # type: ignore[arg-type]
-        for flag, test in replacer.tests.items()
-    ]
-    return [*prelude, *new_body]  # type: ignore[list-item]
+    # each flag is computed just before the first statement that reads it: a call that
+    # returns early (``if n < 2: return False``) does not pay for a loop's tests
+    out: list[ast.stmt] = []
+    pending = dict(replacer.tests)
+    for statement in new_body:
+        if pending:
+            used = {sub.id for sub in ast.walk(statement) if isinstance(sub, ast.Name)}
+            for flag in [flag for flag in pending if flag in used]:
+                test = pending.pop(flag)
+                out.append(ast.Assign(targets=[store(flag)], value=test, lineno=0))  # type: ignore[arg-type]
+        out.append(statement)  # type: ignore[arg-type]
+    return out

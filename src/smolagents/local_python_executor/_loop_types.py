@@ -38,6 +38,7 @@ __all__ = [
     "counted_range",
     "declared_names",
     "drop_tail_resume_ticks",
+    "drop_unread_flag",
     "fold_comprehension",
     "fold_int_guards",
     "iterated",
@@ -342,3 +343,21 @@ def _drop_in_loop_body(statements: list[ast.stmt]) -> None:
         _drop_in_loop_body(last.orelse)
     elif isinstance(last, ast.For) and not last.orelse:
         _drop_in_loop_body(last.body)
+
+
+def drop_unread_flag(prelude: list[ast.stmt], flag: ast.expr, body: list[ast.stmt]) -> list[ast.stmt]:
+    """The loop's prelude without its flag assignment when the body never reads the flag
+    (no guard on the variable: ``for d in range(2, k): if n % d == 0: ...``)."""
+    if not isinstance(flag, ast.Name):
+        return prelude
+    if any(isinstance(sub, ast.Name) and sub.id == flag.id for stmt in body for sub in ast.walk(stmt)):
+        return prelude
+    return [
+        stmt
+        for stmt in prelude
+        if not (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == flag.id
+        )
+    ]

@@ -46,6 +46,7 @@ from ._loop_types import (
     counted_range,
     declared_names,
     drop_tail_resume_ticks,
+    drop_unread_flag,
     fold_comprehension,
     fold_int_guards,
     iterated,
@@ -503,6 +504,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             node.body = self.body(node.body)
         if flag is not None:
             node.body = fold_int_guards(node.body, variable[0], flag)  # type: ignore[index]
+            prelude = drop_unread_flag(prelude, flag, node.body)
         node.orelse = self.body(node.orelse)
         return [*prelude, node] if prelude else node
 
