@@ -12,6 +12,7 @@ from __future__ import annotations
 import _string
 import functools
 import operator
+import re
 import string
 import sys
 import types
@@ -265,6 +266,34 @@ class SpecialAttributes:
             return to_bytes
         return method
 
+    def _expand_attr(self, obj: Any, name: str) -> Any:
+        """``Match.expand(template)``: each group reference in the template is replaced by
+        up to the longest group, so a long template on a long match is a huge string made
+        in one call; its size is bounded before it runs."""
+        if obj is re.Match:
+
+            def unbound(match: Any, template: Any) -> Any:
+                if type(match) is not re.Match:
+                    raise TypeError(
+                        f"descriptor 'expand' for 're.Match' objects doesn't apply to a '{type(match).__name__}' object"
+                    )
+                return self._expand_attr(match, name)(template)
+
+            return unbound
+        if type(obj) is not re.Match:
+            return self.ga(obj, name)
+        limits, method = self.limits, obj.expand
+
+        def expand(template: Any) -> Any:
+            if isinstance(template, (str, bytes)):
+                refs = template.count("\\" if isinstance(template, str) else b"\\")
+                groups = [obj.group(0), *obj.groups()]
+                longest = max((len(group) for group in groups if group is not None), default=0)
+                check_length(len(template) + refs * longest, limits, "re.Match.expand()")
+            return method(template)
+
+        return expand
+
     def _extend_attr(self, obj: Any, name: str) -> Any:
         """``list.extend``/``bytearray.extend`` from lazy iterables, chunked (``grow_from``)."""
         rt, limits = self.rt, self.limits
@@ -434,6 +463,7 @@ _SPECIAL_HANDLERS: dict[str, Callable[[Any, Any, str], Any]] = {
         for name in ("replace", "expandtabs", "translate", "join", "to_bytes")
     },
     "extend": SpecialAttributes._extend_attr,
+    "expand": SpecialAttributes._expand_attr,
     **{name: SpecialAttributes._data_io_attr for name in DATA_IO_ATTRIBUTES},
     **{name: SpecialAttributes._dispatch_attr for name in _DISPATCH_METHODS},
     **{name: SpecialAttributes._array_attr for name in _ARRAY_METHODS},
