@@ -286,7 +286,7 @@ class SpecialAttributes:
 
         def expand(template: Any) -> Any:
             if isinstance(template, (str, bytes)):
-                refs = template.count("\\" if isinstance(template, str) else b"\\")
+                refs = template.count("\\") if isinstance(template, str) else template.count(b"\\")
                 groups = [obj.group(0), *obj.groups()]
                 longest = max((len(group) for group in groups if group is not None), default=0)
                 check_length(len(template) + refs * longest, limits, "re.Match.expand()")
