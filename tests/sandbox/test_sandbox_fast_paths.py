@@ -264,3 +264,32 @@ def test_sum_fast_path_agrees_with_python(code: str, expected: object) -> None:
 def test_sum_of_strings_is_still_refused_like_python() -> None:
     with pytest.raises(InterpreterError, match="sum"):
         run("sum(['a', 'b'], '')")
+
+
+def test_date_values_as_fast_receivers_behave_like_python() -> None:
+    code = (
+        "import datetime\n"
+        "d = datetime.date(2020, 1, 31)\n"
+        "t = datetime.datetime(2020, 1, 31, 12, 30, tzinfo=datetime.timezone.utc)\n"
+        "later = d + datetime.timedelta(days=30)\n"
+        "(d.weekday(), d.replace(month=2, day=1).isoformat(), later.isoformat(),\n"
+        " (later - d).days, t.utcoffset().total_seconds(), t.strftime('%Y-%m-%d %H:%M'),\n"
+        " datetime.timedelta(hours=25).days)"
+    )
+    assert run(code, ["datetime"]) == (4, "2020-02-01", "2020-03-01", 30, 0.0, "2020-01-31 12:30", 1)
+
+
+def test_seeded_random_generators_match_python() -> None:
+    import random
+
+    code = (
+        "import random\nr = random.Random(11)\n"
+        "v = [r.randint(1, 6) for _ in range(20)]\nw = r.choice('abcdef')\nx = list(range(10))\n"
+        "r.shuffle(x)\n(v, w, x, r.randrange(10**30), r.sample(range(100), 3))"
+    )
+    r = random.Random(11)
+    v = [r.randint(1, 6) for _ in range(20)]
+    w = r.choice("abcdef")
+    x = list(range(10))
+    r.shuffle(x)
+    assert run(code) == (v, w, x, r.randrange(10**30), r.sample(range(100), 3))
