@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InterpreterError, SandboxResourceError
+from ._colocate import PINNED_SECONDS, Colocation, Pin
 
 __all__ = ["SandboxThread", "stack_bytes_for"]
 
@@ -82,6 +83,7 @@ class SandboxThread:
         #: its answer and frees the executor when it finally returns
         self._abandoned = False
         self._handoff = threading.Lock()
+        self._colocation = Colocation()
 
     # ------------------------------------------------------------------ caller side
     def run(
@@ -99,19 +101,28 @@ class SandboxThread:
         if not self._busy.acquire(blocking=False):
             raise InterpreterError(self._busy_message())
         release = True
+        pin: Pin | None = None
         try:
             self._ensure_started()
+            pin = self._colocation.begin()  # see _colocate: both threads on the caller's CPU
             self._jobs.put(job)
             interrupted: BaseException | None = None
             patience = None if timeout is None else timeout + _GRACE_SECONDS + timeout / 10
             waited_since = time.monotonic()
+            unpin_at = waited_since + PINNED_SECONDS
             while True:
                 try:
-                    wait = (
-                        None if patience is None else max(0.0, patience - (time.monotonic() - waited_since))
-                    )
+                    now = time.monotonic()
+                    wait = None if patience is None else max(0.0, patience - (now - waited_since))
+                    if pin is not None and pin.active:
+                        if now >= unpin_at:  # a long call: let it use every CPU
+                            self._colocation.release(pin, worker_too=True)
+                        else:
+                            wait = unpin_at - now if wait is None else min(wait, unpin_at - now)
                     message = self._to_caller.get(timeout=wait)
                 except queue.Empty:
+                    if pin is not None and pin.active and time.monotonic() >= unpin_at:
+                        continue  # the unpinning moment, not the time limit
                     if self._abandon():
                         release = False  # the worker releases it when the stuck call returns
                         raise SandboxResourceError(
@@ -134,10 +145,12 @@ class SandboxThread:
                     self._to_worker.put(_Failure(interrupted))
                     continue
                 host_started = time.monotonic()
+                self._colocation.host_call(pin, starting=True)
                 try:
                     answer: Any = function(*args, **kwargs)
                 except BaseException as error:
                     answer = _Failure(error)
+                self._colocation.host_call(pin, starting=False)
                 waited_since += time.monotonic() - host_started  # tools' time is not the code's
                 self._to_worker.put(answer)
             if interrupted is not None:
@@ -147,6 +160,7 @@ class SandboxThread:
                 raise result.error
             return result
         finally:
+            self._colocation.release(pin, worker_too=False)
             if release:
                 self._busy.release()
 
@@ -216,6 +230,7 @@ class SandboxThread:
         return answer
 
     def _serve(self) -> None:
+        self._colocation.worker_started()
         while True:
             job = self._jobs.get()
             if job is _STOP:
