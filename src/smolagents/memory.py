@@ -271,9 +271,9 @@ class ActionStep(MemoryStep):
         a dict argument could change in place unseen)."""
         calls = self.tool_calls or []
         snapshot = [(tc.name, tc.id, tc.arguments) for tc in calls]
-        cached = self.__dict__.get("_calls_cache")
+        cached: tuple[list[Any], str] | None = self.__dict__.get("_calls_cache")
         if cached is not None and cached[0] == snapshot:
-            return str(cached[1])
+            return cached[1]
         text = "Calling tools:\n" + json.dumps([tc.dict() for tc in calls], default=str)
         if all(type(tc.arguments) in (str, int, float, bool, type(None)) for tc in calls):
             self.__dict__["_calls_cache"] = (snapshot, text)

@@ -263,10 +263,6 @@ def fused_int_test(node: ast.BinOp) -> ast.expr | None:
     constants runs natively (``i * i % 7``, ``(a * b + c) // d``): every name holds a
     one-digit int, so no intermediate can grow past a few thousand bits. None when the
     expression is not such a tree or nothing in it would be checked anyway."""
-    names: list[str] = []
-    bits = _int_bits(node, names)
-    if bits is None or bits > _FUSED_BITS or not names:
-        return None
     checked = [
         sub
         for sub in ast.walk(node)
@@ -274,10 +270,7 @@ def fused_int_test(node: ast.BinOp) -> ast.expr | None:
     ]
     if len(checked) < 2:
         return None  # one operation: its own inline test is as cheap or cheaper
-    tests: list[ast.expr] = []
-    for name in names:
-        tests += [_is_int(load(name)), _one_digit(load(name))]
-    return tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.And(), values=tests)
+    return int_tree_test(node)
 
 
 def int_tree_test(node: ast.expr) -> ast.expr | None:

@@ -26,10 +26,10 @@ from __future__ import annotations
 import ast
 import copy
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
-from ._ast_build import load, store
-from ._hoist import _bounds_test, _int_test, bound_names
+from ._ast_build import _ONE_DIGIT, load, store
+from ._hoist import _NESTED_SCOPES, _bounds_test, _int_test, bound_names
 
 _Node = TypeVar("_Node", bound=ast.AST)
 
@@ -47,17 +47,16 @@ __all__ = [
     "rebinding_names",
 ]
 
-_ONE_DIGIT = 1 << 30
-_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
-                  ast.SetComp, ast.DictComp, ast.GeneratorExp)  # fmt: skip
+
+def _calls(node: ast.expr, name: str) -> TypeGuard[ast.Call]:
+    """``node`` is a call of the plain name ``name``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
 
 
 def range_call(node: ast.expr) -> bool:
     """``range(a[, b[, c]])`` with plain positional arguments (before rewriting)."""
     return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "range"
+        _calls(node, "range")
         and 1 <= len(node.args) <= 3
         and not node.keywords
         and not any(isinstance(arg, ast.Starred) for arg in node.args)
@@ -218,26 +217,25 @@ def fold_comprehension(
 def iterated(node: ast.expr) -> ast.expr:
     """An iterable only looped over: ``range(...)`` there is the real range (one C call, no
     checked maker): a loop never materialises it, and every item it yields costs a tick."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__":
+    if _calls(node, "__sb_range__"):
         node.func = ast.copy_location(load("__sb_rrange__"), node.func)
     return node
 
 
 def real_range(node: ast.expr) -> bool:
     """A rewritten iterable that is the real ``range`` (see ``iterated``)."""
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_rrange__"
+    return _calls(node, "__sb_rrange__")
 
 
 def counted_range(node: ast.expr) -> bool:
     """A ``range(...)`` whose bounds are not small constants: a counting loop that is usually
     long, so even inside a function its ticks are drawn at C speed (``compress``) rather
     than by a tick statement per iteration (``for d in range(2, isqrt(n) + 1)``)."""
-    if not (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__sb_range__"
-    ):
+    if not _calls(node, "__sb_range__"):
         return False
-    constants = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
-    return len(constants) < len(node.args) or not all(type(c) is int and abs(c) <= 16 for c in constants)
+    args = node.args
+    constants = [arg.value for arg in args if isinstance(arg, ast.Constant)]
+    return len(constants) < len(args) or not all(type(c) is int and abs(c) <= 16 for c in constants)
 
 
 class LoopTypeRules:
