@@ -6,6 +6,8 @@ Limits are tiny (1 s, 200 MiB) so the whole module stays fast.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from smolagents.errors import InterpreterError, SandboxResourceError
@@ -91,6 +93,9 @@ REGEX = {
     "dot_star_group": "import re\nre.match(r'(.*,)*x', ',' * 40)",
     "polynomial_on_long_input": "import re\nre.search(r'\\d+\\d+x', '1' * 50_000)",
     "quadratic_on_long_input": "import re\nre.search(r'\\d+x', '1' * 200_000)",
+    # compiled patterns call the engine directly on short subjects only
+    "polynomial_compiled_search": "import re\np = re.compile(r'\\d+\\d+x')\np.search('1' * 50_000)",
+    "polynomial_compiled_fullmatch": "import re\np = re.compile(r'\\d+\\d+x')\np.fullmatch('1' * 50_000)",
 }
 
 
@@ -177,3 +182,24 @@ def test_operator_dunders_cannot_skip_the_checks(attack, code: str) -> None:
 
 def test_sum_of_huge_iterables_is_preemptible(attack) -> None:
     attack("x = 2**90000\nsum([x] * 10**7)", executor=_tight(), expect=SandboxResourceError)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, 4, 5, 7])
+def test_regex_probe_free_length_is_exact(degree: int) -> None:
+    from smolagents.local_python_executor._regex import _STEP_BUDGET, _probe_free_length
+
+    length = _probe_free_length(degree, 2.0)
+    assert length**degree <= _STEP_BUDGET < (length + 1) ** degree
+    assert _probe_free_length(0, 2.0) == _probe_free_length(degree, None) == sys.maxsize
+
+
+def test_compiled_pattern_short_subjects_match_like_re() -> None:
+    code = (
+        "import re\np = re.compile(r'(\\w+)@(\\w+)\\.com')\n"
+        "m = p.match('alice@example.com')\ns = p.search('mail bob@test.com now', 2)\n"
+        "f = p.fullmatch('carol@site.com')\n"
+        "(m.groups(), s.span(), f.group(1), p.match('nope'), p.search(b'x@y.com'.decode()).group(2))"
+    )
+    assert LocalPythonExecutor(["re"])(code).output == (("alice", "example"), (5, 17), "carol", None, "y")
+    with pytest.raises(InterpreterError):
+        LocalPythonExecutor(["re"])("import re\nre.compile('a')._match('a')")

@@ -313,6 +313,19 @@ def _captures_in_lookaround(pattern: Any, flags: int) -> bool:
     return False
 
 
+def _probe_free_length(degree: int, timeout: float | None) -> int:
+    """The longest subject ``RegexGuard.run`` matches without a probe: ``n ** degree`` within
+    the step budget (any length for linear patterns or without a regex timeout)."""
+    if not degree or timeout is None:
+        return sys.maxsize
+    length = int(_STEP_BUDGET ** (1 / degree))
+    while (length + 1) ** degree <= _STEP_BUDGET:  # float roots can land one off either way
+        length += 1
+    while length and length**degree > _STEP_BUDGET:
+        length -= 1
+    return length
+
+
 def _stub(match: Any) -> str:
     return ""
 
@@ -467,12 +480,18 @@ class RegexGuard:
 class SandboxPattern:
     """What ``re.compile`` returns in the sandbox: ``re.Pattern``'s API, time-bounded."""
 
-    __slots__ = ("_compiled", "_degree", "_guard")
+    __slots__ = ("_compiled", "_degree", "_fullmatch", "_guard", "_match", "_search", "_short")
 
     def __init__(self, guard: RegexGuard, compiled: re.Pattern[Any], degree: int) -> None:
         self._guard = guard
         self._compiled = compiled
         self._degree = degree
+        #: str subjects up to this length need no probe (``RegexGuard.run``): ``match``,
+        #: ``search`` and ``fullmatch`` on them call the engine directly
+        self._short = _probe_free_length(degree, guard.limits.regex_timeout_seconds)
+        self._match = compiled.match
+        self._search = compiled.search
+        self._fullmatch = compiled.fullmatch
 
     pattern = property(lambda self: self._compiled.pattern)
     flags = property(lambda self: self._compiled.flags)
@@ -480,12 +499,18 @@ class SandboxPattern:
     groupindex = property(lambda self: dict(self._compiled.groupindex))
 
     def search(self, string: Any, *args: Any) -> Any:
+        if type(string) is str and len(string) <= self._short:
+            return self._search(string, *args)
         return self._guard.run(self, "search", string, (string, *args))
 
     def match(self, string: Any, *args: Any) -> Any:
+        if type(string) is str and len(string) <= self._short:
+            return self._match(string, *args)
         return self._guard.run(self, "match", string, (string, *args))
 
     def fullmatch(self, string: Any, *args: Any) -> Any:
+        if type(string) is str and len(string) <= self._short:
+            return self._fullmatch(string, *args)
         return self._guard.run(self, "fullmatch", string, (string, *args))
 
     def findall(self, string: Any, *args: Any) -> Any:
