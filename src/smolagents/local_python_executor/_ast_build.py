@@ -11,6 +11,7 @@ from ._special import SPECIAL_ATTRIBUTES
 __all__ = [
     "CHECKED_BINOPS",
     "CHECKED_INPLACE",
+    "GUESSED_RECEIVERS",
     "OPERATOR_NODES",
     "PLAIN_NODES",
     "REFUSED_NODES",
@@ -19,6 +20,9 @@ __all__ = [
     "call",
     "fast_test",
     "fused_int_test",
+    "gate_statement",
+    "gate_test",
+    "guessed_fast_test",
     "inline_safe_test",
     "int_tree_test",
     "load",
@@ -120,6 +124,37 @@ def call(helper: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=load(helper), args=list(args), keywords=[])
 
 
+#: The receiver type a method name suggests (``x.append`` -> list), by the builtins name
+#: of the type. ``type(x) is list or type(x) in __sb_fast__`` answers a right guess by
+#: identity instead of a set lookup, and a wrong one costs one more ``is``. Only plain
+#: value types (``_security.PLAIN_VALUE_TYPES``, always fast) may appear here.
+_STR_METHODS = (
+    "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith",
+    "endswith", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "casefold",
+    "partition", "rpartition", "removeprefix", "removesuffix", "encode",
+)  # fmt: skip
+GUESSED_RECEIVERS: dict[str, str] = {
+    **dict.fromkeys(("append", "insert", "sort", "reverse"), "__sb_list__"),
+    **dict.fromkeys(("get", "items", "keys", "values", "setdefault"), "__sb_dict__"),
+    **dict.fromkeys(_STR_METHODS, "__sb_str__"),
+    **dict.fromkeys(("add", "discard"), "__sb_set__"),
+}
+
+
+def guessed_fast_test(first: ast.expr, again: ast.expr, attr: str, table: str) -> ast.expr:
+    """The fast-receiver test for ``receiver.attr``, with the guess for ``attr`` first.
+
+    ``first`` evaluates the receiver (it may bind it with ``:=``), ``again`` reads it."""
+    in_table = ast.Compare(left=call("__sb_type__", again), ops=[ast.In()], comparators=[load(table)])
+    guess = GUESSED_RECEIVERS.get(attr)
+    if guess is None or table != "__sb_fast__":
+        if first is not again:
+            in_table.left = call("__sb_type__", first)
+        return in_table
+    is_guess = ast.Compare(left=call("__sb_type__", first), ops=[ast.Is()], comparators=[load(guess)])
+    return ast.BoolOp(op=ast.Or(), values=[is_guess, in_table])
+
+
 def fast_test(owner: str, private: bool) -> ast.Compare:
     """``__sb_type__(owner) in __sb_fast__``: receivers whose attributes need no guard."""
     table = "__sb_pfast__" if private else "__sb_fast__"
@@ -138,6 +173,19 @@ def tick_test() -> ast.Call:
 
 def tick_statement() -> ast.If:
     return ast.If(test=tick_test(), body=[ast.Expr(call("__sb_slow__"))], orelse=[])
+
+
+def gate_test() -> ast.Name:
+    return load("__sb_halt__")
+
+
+def gate_statement() -> ast.If:
+    """``if __sb_halt__: __sb_gate__()``: the check at function entries, between calling
+    statements and after ``yield``. One global load while nothing is wrong; the runtime sets
+    the flag to stop the call, to refuse code run outside one, and every few milliseconds
+    for the periodic checks (see ``Runtime.gate``). Unlike a tick it counts nothing: loops
+    are what ``max_operations`` counts."""
+    return ast.If(test=gate_test(), body=[ast.Expr(call("__sb_gate__"))], orelse=[])
 
 
 def tick_condition() -> ast.BoolOp:

@@ -123,6 +123,21 @@ def _int_test(node: ast.AST, names: set[str]) -> str | None:
     return None
 
 
+def _type_is(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` is ``__sb_type__(name) is <something>``."""
+    return (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Is)
+        and isinstance(node.left, ast.Call)
+        and isinstance(node.left.func, ast.Name)
+        and node.left.func.id == "__sb_type__"
+        and len(node.left.args) == 1
+        and isinstance(node.left.args[0], ast.Name)
+        and node.left.args[0].id == name
+    )
+
+
 def _bounds_test(node: ast.AST, name: str) -> bool:
     """Whether ``node`` is ``low < name < high`` with constant bounds."""
     return (
@@ -152,6 +167,11 @@ class _Replacer(ast.NodeTransformer):
             return node  # a nested scope keeps its own tests
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
             return self.guard_chain(node)
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(node.values) == 2:
+            # ``type(x) is list or type(x) in __sb_fast__`` (a guessed receiver): the flag alone
+            key = _receiver_test(node.values[1], self.names)
+            if key is not None and _type_is(node.values[0], key[0]):
+                return ast.copy_location(self.flag_for(key, node.values[1]), node)
         key = _receiver_test(node, self.names)
         if key is not None:
             return ast.copy_location(self.flag_for(key, node), node)

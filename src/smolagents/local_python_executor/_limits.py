@@ -54,6 +54,12 @@ class SandboxLimits:
     the host: 30 s, 100 M ticks, 2 GiB of memory growth, 100 k-bit integers (30,000
     digits, far more than ``str(int)`` prints), 10 M-item sequences, 600 nested calls,
     1 MB / 50 k syntax nodes of code per call (parsing and compiling are not preemptible).
+
+    ``max_operations`` counts loop iterations; with a timeout, function calls are bounded
+    by the time instead of counted (checking a flag on entry is much cheaper than a tick),
+    and without one they are counted too. ``max_recursion_depth`` is checked at loop
+    ticks and every few milliseconds; recursion without loops that outruns those checks
+    stops at Python's own recursion limit with a ``RecursionError``.
     """
 
     timeout_seconds: float | None = 30.0
@@ -313,6 +319,8 @@ class _Watchdog:
 
     It only sleeps while nothing runs. Tripping never raises in the sandbox thread from
     outside; it swaps the tick iterator so the sandbox thread aborts at its next tick.
+    Every round it also pokes each runtime, whose next function entry then runs the
+    periodic checks that loops get from their ticks.
     """
 
     interval = 0.01
@@ -347,6 +355,7 @@ class _Watchdog:
             heap: int | None = None
             for runtime in active:
                 try:
+                    runtime.poke()
                     if runtime.deadline is not None and now > runtime.deadline:
                         runtime.trip_timeout()
                     elif runtime.memory_cap is not None and _rss_reader is not None:

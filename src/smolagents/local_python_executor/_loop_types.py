@@ -28,7 +28,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any, TypeGuard, TypeVar
 
-from ._ast_build import _ONE_DIGIT, load, store
+from ._ast_build import _ONE_DIGIT, call, load, store
 from ._hoist import _NESTED_SCOPES, _bounds_test, _int_test, bound_names
 
 _Node = TypeVar("_Node", bound=ast.AST)
@@ -41,10 +41,12 @@ __all__ = [
     "drop_unread_flag",
     "fold_comprehension",
     "fold_int_guards",
+    "innermost",
     "iterated",
     "mark_resume_tick",
     "real_range",
     "rebinding_names",
+    "short_or_ticked",
 ]
 
 
@@ -236,6 +238,41 @@ def counted_range(node: ast.expr) -> bool:
     args = node.args
     constants = [arg.value for arg in args if isinstance(arg, ast.Constant)]
     return len(constants) < len(args) or not all(type(c) is int and abs(c) <= 16 for c in constants)
+
+
+#: Iterations of an innermost range loop in a function that run behind the gate instead of
+#: drawing ticks: ``compress`` costs ~120 ns to set up and a little per item, which short
+#: loops entered once per call (``for d in range(2, isqrt(n) + 1)``) pay in full.
+SHORT_LOOP = 256
+
+
+def innermost(body: list[ast.stmt]) -> bool:
+    """No loop statement anywhere in ``body`` (nested definitions included, conservatively)."""
+    return not any(isinstance(sub, (ast.For, ast.While)) for statement in body for sub in ast.walk(statement))
+
+
+def short_or_ticked(iterable: ast.expr, name: str) -> ast.expr:
+    """``r if (r := range(...)).start <= r.stop <= r.start + SHORT_LOOP else compress(r, ticks)``
+    (``iterable`` is the range call, or a name bound to the range).
+
+    True only for a range of at most ``SHORT_LOOP`` items (a positive step from ``start``,
+    or empty); unlike ``len(r)`` it cannot overflow on an astronomically long range. The
+    loop body starts with the gate, so the short loop still stops with the call, and
+    counts its iterations where entries are counted (``Runtime.count_entries``)."""
+    bound: ast.expr = ast.NamedExpr(target=store(name), value=iterable)
+    if isinstance(iterable, ast.Name):  # already bound before the loop (``range_flag``)
+        name, bound = iterable.id, iterable
+    start = ast.Attribute(value=load(name), attr="start", ctx=ast.Load())
+    short = ast.Compare(
+        left=ast.Attribute(value=bound, attr="start", ctx=ast.Load()),
+        ops=[ast.LtE(), ast.LtE()],
+        comparators=[
+            ast.Attribute(value=load(name), attr="stop", ctx=ast.Load()),
+            ast.BinOp(left=start, op=ast.Add(), right=ast.Constant(SHORT_LOOP)),
+        ],
+    )
+    ticked = call("__sb_compress__", load(name), load("__sb_tk__"))
+    return ast.copy_location(ast.IfExp(test=short, body=load(name), orelse=ticked), iterable)
 
 
 class LoopTypeRules:

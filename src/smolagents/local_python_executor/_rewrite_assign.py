@@ -105,7 +105,18 @@ class AssignmentRules:
         if isinstance(op, ast.Add):
             # ``+=`` stays native except on a list, where a lazy right side (an iterator over
             # the list itself) would make CPython's extend loop forever
-            is_list = call("__sb_isinstance__", load(target), load("__sb_list__"))  # subclasses too
+            # (an int first, by identity: the commonest ``+=`` target skips the isinstance call)
+            is_list = ast.BoolOp(
+                op=ast.And(),
+                values=[
+                    ast.Compare(
+                        left=call("__sb_type__", load(target)),
+                        ops=[ast.IsNot()],
+                        comparators=[load("__sb_int__")],
+                    ),
+                    call("__sb_isinstance__", load(target), load("__sb_list__")),  # subclasses too
+                ],
+            )
             checked = ast.Assign(targets=[store(target)], value=call(helper, load(target), value))
             native = ast.AugAssign(target=store(target), op=op, value=copy.deepcopy(value))
             return ast.If(test=is_list, body=[checked], orelse=[native])
@@ -142,8 +153,20 @@ class AssignmentRules:
             # ``x += name``: native unless the right side could feed a list's extend forever
             plain = self._aug_assign(copy.deepcopy(node), checked=False)
             guarded = self._aug_assign(node, checked=True)
-            test = ast.Compare(
-                left=call("__sb_type__", load(value.id)), ops=[ast.In()], comparators=[load("__sb_eager__")]
+            test = ast.BoolOp(  # an int by identity first: the commonest right side
+                op=ast.Or(),
+                values=[
+                    ast.Compare(
+                        left=call("__sb_type__", load(value.id)),
+                        ops=[ast.Is()],
+                        comparators=[load("__sb_int__")],
+                    ),
+                    ast.Compare(
+                        left=call("__sb_type__", load(value.id)),
+                        ops=[ast.In()],
+                        comparators=[load("__sb_eager__")],
+                    ),
+                ],
             )
             statement = ast.If(
                 test=test,
@@ -265,9 +288,15 @@ class AssignmentRules:
             return node  # grows by a constant per operation
         if not self.walrus_allowed():
             return call("__sb_addchk__", node)
+        # ``(t := type(a := x + y)) is int or t in numeric``: an int passes by identity alone
         result = ast.NamedExpr(target=store("__sb_a__"), value=node)
-        numeric = ast.Compare(
-            left=call("__sb_type__", result), ops=[ast.In()], comparators=[load("__sb_numeric__")]
+        kind = ast.NamedExpr(target=store("__sb_at__"), value=call("__sb_type__", result))
+        numeric = ast.BoolOp(
+            op=ast.Or(),
+            values=[
+                ast.Compare(left=kind, ops=[ast.Is()], comparators=[load("__sb_int__")]),
+                ast.Compare(left=load("__sb_at__"), ops=[ast.In()], comparators=[load("__sb_numeric__")]),
+            ],
         )
         return ast.IfExp(test=numeric, body=load("__sb_a__"), orelse=call("__sb_addchk__", load("__sb_a__")))
 

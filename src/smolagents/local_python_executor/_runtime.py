@@ -47,6 +47,11 @@ EMPTY_TICKS = iter(())
 #: Ticks granted per refill; the slow path (time, depth, thread checks) runs this often.
 TICK_CHUNK = 1000
 
+#: Above this recursion limit (the host may raise it) code without loops could nest C-level
+#: calls deep enough to matter before a periodic check sees it: function entries are then
+#: counted like loop ticks, so the depth and C-stack checks run every ``TICK_CHUNK`` calls.
+SAFE_RECURSION_LIMIT = 8000
+
 _get_ident = threading.get_ident
 _monotonic = time.monotonic
 
@@ -134,7 +139,11 @@ class Runtime:
 
     def __init__(self, limits: SandboxLimits) -> None:
         self.limits = limits
-        self.builtins: dict[str, Any] = {"__sb_it__": EMPTY_TICKS}
+        #: ``__sb_halt__`` is the flag checked at function entries (``_ast_build.gate_statement``):
+        #: set whenever no call runs, when the call must stop, and by the watchdog's pokes
+        self.builtins: dict[str, Any] = {"__sb_it__": EMPTY_TICKS, "__sb_halt__": True}
+        #: count function entries as ticks (no timeout, or a very high recursion limit)
+        self.count_entries = False
         #: ticks for loops: ``for x in compress(it, loop_ticks)`` draws one per iteration at
         #: C speed; a chunk is a list the stopping paths clear, so loops stop at once
         self._loop_chunk: list[bool] = []
@@ -186,10 +195,14 @@ class Runtime:
             self.base_rss = rss
             self.base_heap = current_heap()
         self.depth_probe = _stack_depth() + limits.max_recursion_depth
+        # with a deadline the watchdog pokes the gate (see ``gate``); without one, counting
+        # calls is what bounds code without loops (``max_operations``)
+        self.count_entries = self.deadline is None or sys.getrecursionlimit() > SAFE_RECURSION_LIMIT
         self.stack.start()
         enter_call()
         try:
             self._refill()
+            self._open_gate()
             self.call_hooks.extend(self._later_hooks)
             self._later_hooks.clear()
             for enter, _exit in self.call_hooks:
@@ -250,6 +263,30 @@ class Runtime:
         self._check()
         self._refill()
 
+    def _open_gate(self) -> None:
+        self.builtins["__sb_halt__"] = self.count_entries
+        if self.pending is not None:  # the watchdog tripped while this ran
+            self.builtins["__sb_halt__"] = True
+
+    def gate(self) -> None:
+        """Run when sandbox code finds ``__sb_halt__`` set: stop the call, refuse code run
+        outside one, or run the periodic checks (recursion depth, C stack) and reopen.
+
+        The watchdog sets the flag every few milliseconds, so recursion without loops is
+        checked too; counting entries instead (``count_entries``) costs a call per entry.
+        Another thread running sandbox code during a call passes the gate but not a loop
+        tick, and is stopped with the call."""
+        if self.count_entries:
+            if next(self.builtins["__sb_it__"], True):
+                self.slow_tick()
+            return
+        self._check()
+        self._open_gate()
+
+    def poke(self) -> None:
+        """From the watchdog: the next gate runs the periodic checks."""
+        self.builtins["__sb_halt__"] = True
+
     def _next_loop_chunk(self, _: Any) -> Iterator[bool]:
         """The next chunk of loop ticks, after the same checks as ``slow_tick`` (whose
         error comes out of the chunk: see ``_RaiseOnce``)."""
@@ -269,6 +306,7 @@ class Runtime:
 
     def _stop_ticks(self) -> None:
         self.builtins["__sb_it__"] = EMPTY_TICKS
+        self.builtins["__sb_halt__"] = True
         self._loop_chunk.clear()
 
     def _check(self) -> None:
@@ -282,10 +320,11 @@ class Runtime:
             self.trip_timeout()
             raise SandboxAbort(self.pending)  # type: ignore[arg-type]
         if self.ops_left == 0:
+            counted = "loop iterations and function calls" if self.count_entries else "loop iterations"
             self.abort(
                 SandboxResourceError(
                     f"Execution exceeded the limit of {self.limits.max_operations} operations "
-                    "(loop iterations and function calls; SandboxLimits.max_operations)",
+                    f"({counted}; SandboxLimits.max_operations)",
                     limit="max_operations",
                 )
             )

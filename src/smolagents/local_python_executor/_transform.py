@@ -6,9 +6,11 @@ leave the policy:
 
 * every attribute access calls a guard from ``_security`` (name chosen statically);
 * ``*``, ``**``, ``<<`` and ``%`` call the checked operators of ``_ops``;
-* loop bodies, function entries, comprehension steps and generator resumptions start
-  with a tick (``if __sb_next__(__sb_it__, True): __sb_slow__()``), which is how time,
-  operation and memory limits preempt running code;
+* loop iterations and comprehension steps draw a tick (``compress(it, __sb_tk__)`` or
+  ``if __sb_next__(__sb_it__, True): __sb_slow__()``), which counts operations and runs
+  the periodic checks; function entries, generator resumptions and calls in straight-line
+  code check a flag (``if __sb_halt__: __sb_gate__()``), which is how time and memory
+  limits and aborts preempt code without loops;
 * ``except``/``finally`` blocks start by re-raising sandbox aborts and final answers;
   ``with`` managers are wrapped so ``__exit__`` cannot swallow them either;
 * imports become calls to the import policy.
@@ -31,13 +33,14 @@ from ._ast_build import (
     MatchAndImportRules,
     StaticRefusal,
     call,
-    fast_test,
+    gate_statement,
+    gate_test,
+    guessed_fast_test,
     load,
     spec_is_small,
     store,
     tick_condition,
     tick_statement,
-    tick_test,
     ticked,
 )
 from ._hoist import bound_names, hoist_receiver_checks, stable_parameters
@@ -49,9 +52,11 @@ from ._loop_types import (
     drop_unread_flag,
     fold_comprehension,
     fold_int_guards,
+    innermost,
     iterated,
     mark_resume_tick,
     real_range,
+    short_or_ticked,
 )
 from ._policy import (
     ALLOWED_DUNDER_ACCESS,
@@ -132,7 +137,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
                 # straight-line code (``sorted(big); sorted(big); ...``) must reach a tick
                 # between slow calls, or it would run past the deadline unchecked; the first
                 # call of a body follows the tick of its loop, function or parent
-                out.append(ast.copy_location(tick_statement(), statement))
+                out.append(ast.copy_location(gate_statement(), statement))
             called = called or calls
             result = self.visit(statement)
             if isinstance(result, list):
@@ -264,7 +269,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             table = "__sb_pfast__" if getter == "__sb_pga__" else "__sb_fast__"
             if isinstance(value, ast.Name):
                 native = ast.Attribute(value=load(value.id), attr=attr, ctx=ast.Load())
-                test = fast_test(value.id, getter == "__sb_pga__")
+                test = guessed_fast_test(load(value.id), load(value.id), attr, table)
                 return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
             if self.walrus_allowed():
                 # chains (``self.items.append``): name the receiver once with ``:=``
@@ -272,9 +277,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
                 receiver_test = (
                     _super_test(named, table)
                     if _is_super_call(value)
-                    else ast.Compare(
-                        left=call("__sb_type__", named), ops=[ast.In()], comparators=[load(table)]
-                    )
+                    else guessed_fast_test(named, load("__sb_r__"), attr, table)
                 )
                 native = ast.Attribute(value=load("__sb_r__"), attr=attr, ctx=ast.Load())
                 guarded = call(getter, load("__sb_r__"), ast.Constant(attr))
@@ -378,7 +381,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             else []
         )
         rest = drop_tail_resume_ticks(hoist_receiver_checks(statements[len(docstring) :], stable))
-        node.body = [*docstring, ast.copy_location(tick_statement(), node), *rest]
+        node.body = [*docstring, ast.copy_location(gate_statement(), node), *rest]
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
@@ -386,7 +389,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         self.scopes.append(("lambda", ""))
         body = self.visit(node.body)
         self.scopes.pop()
-        guard = ast.BoolOp(op=ast.And(), values=[tick_test(), call("__sb_slow__")])
+        guard = ast.BoolOp(op=ast.And(), values=[gate_test(), call("__sb_gate__")])
         node.body = ast.copy_location(ast.BoolOp(op=ast.Or(), values=[guard, body]), node.body)
         return node
 
@@ -424,7 +427,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             self.outside_function(node)
             if node.value.value is not None:
                 node.value.value = self.visit(node.value.value)
-            return [node, mark_resume_tick(ast.copy_location(tick_statement(), node))]
+            return [node, mark_resume_tick(ast.copy_location(gate_statement(), node))]
         node.value = self.visit(node.value)
         return node
 
@@ -493,11 +496,19 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         node.iter = self.visit(node.iter)
         counted = counted_range(node.iter)
         node.iter = iterated(node.iter)
+        ranged = real_range(node.iter)
         prelude: list[ast.stmt] = []
         flag = None
-        if variable is not None and real_range(node.iter):
-            flag, prelude = self.range_flag(node, *variable)
-        if self.in_function() and not counted:
+        if variable is not None and ranged:
+            flag, prelude = self.range_flag(node, *variable)  # may bind the range to a name
+        if self.in_function() and ranged and innermost(node.body):
+            # a range loop with no loop inside: a short range (a constant one, or one found
+            # short on entry) runs behind the gate; its iterations are bounded by the call's
+            # time, as calls are, and the loops around it are counted
+            if counted:
+                node.iter = short_or_ticked(node.iter, self.temp())
+            node.body = [ast.copy_location(gate_statement(), node), *self.body(node.body)]
+        elif self.in_function() and not counted:
             node.body = [ast.copy_location(tick_statement(), node), *self.body(node.body)]
         else:
             node.iter = ticked(node.iter)
