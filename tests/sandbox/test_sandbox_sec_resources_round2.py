@@ -52,6 +52,10 @@ SIZE_ARGUMENTS = {
     "normal_dist_samples": "import statistics\nstatistics.NormalDist(0, 1).samples(10**9)",
     "statistics_fraction": "import statistics\nstatistics.Fraction(1, 3)",
     "statistics_huge_ints": "import statistics\nstatistics.variance([2**90000 + i for i in range(50)])",
+    # the C-speed input check looks at the extremes of all-int data, and at mixed data value by value
+    "statistics_huge_negative_int": "import statistics\nstatistics.median([1, 2, -(2**90000), 3])",
+    "statistics_huge_bool_int_mix": "import statistics\nstatistics.mean([True, 2**90000, False])",
+    "statistics_huge_int_among_floats": "import statistics\nstatistics.fmean([0.5, float('nan'), 2**90000, 1.5])",
     "re_findall_lookahead": "import re\nre.findall(r'(?=(a*))', 'a' * 10**5)",
     "re_split_lookahead": "import re\nre.split(r'(?=(a*))', 'a' * 10**5)",
     "re_sub_lookahead": "import re\nre.sub(r'(?=(a*))', r'\\1', 'a' * 10**5)",

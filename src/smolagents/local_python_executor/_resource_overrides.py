@@ -56,6 +56,9 @@ STATISTICS_MAX_ITEMS = 1_000_000
 #: Integers wider than this make ``statistics``' exact fraction arithmetic quadratic.
 STATISTICS_MAX_INT_BITS = 4096
 
+_FLOAT_ONLY = {float}
+_INT_KINDS = frozenset({int, bool})
+
 #: itertools combinators whose constructors are depth-checked (``chain``/``cycle`` apart).
 _COMBINATORS = (
     "islice",
@@ -395,6 +398,14 @@ def statistics_overrides(limits: SandboxLimits) -> dict[str, Any]:
                 "without interruption (the module is pure Python); use numpy for large data",
                 "max_operations",
             )
+        # the common inputs checked at C speed: all floats need nothing, all ints (or bools)
+        # only their extremes; anything else is looked at value by value
+        kinds = set(map(type, data))
+        if kinds == _FLOAT_ONLY:
+            return data
+        if kinds and kinds <= _INT_KINDS:
+            if max(max(data).bit_length(), min(data).bit_length()) <= STATISTICS_MAX_INT_BITS:
+                return data
         for value in data:
             if isinstance(value, int) and value.bit_length() > STATISTICS_MAX_INT_BITS:
                 resource_error(
