@@ -59,7 +59,7 @@ def test_the_watchdog_runs_the_depth_check_in_recursion_without_loops() -> None:
 
 
 def test_pure_recursion_is_stopped_by_pythons_limit_with_a_clear_error() -> None:
-    with pytest.raises(InterpreterError, match="RecursionError|recursion"):
+    with pytest.raises(InterpreterError, match=r"RecursionError|recursion"):
         LocalPythonExecutor([])("def down(n):\n    return down(n + 1)\ndown(0)")
     assert (
         LocalPythonExecutor([])("def down(n):\n    return n if n > 300 else down(n + 1)\ndown(0)").output

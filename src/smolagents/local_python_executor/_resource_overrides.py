@@ -403,9 +403,12 @@ def statistics_overrides(limits: SandboxLimits) -> dict[str, Any]:
         kinds = set(map(type, data))
         if kinds == _FLOAT_ONLY:
             return data
-        if kinds and kinds <= _INT_KINDS:
-            if max(max(data).bit_length(), min(data).bit_length()) <= STATISTICS_MAX_INT_BITS:
-                return data
+        if (
+            kinds
+            and kinds <= _INT_KINDS
+            and max(max(data).bit_length(), min(data).bit_length()) <= STATISTICS_MAX_INT_BITS
+        ):
+            return data
         for value in data:
             if isinstance(value, int) and value.bit_length() > STATISTICS_MAX_INT_BITS:
                 resource_error(
