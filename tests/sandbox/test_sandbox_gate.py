@@ -160,3 +160,23 @@ def test_guessed_receiver_types_are_plain_values_and_subclasses_still_work() -> 
         "items = L()\nitems.append(4)\nplain = []\nplain.append(4)\n(items, plain, D().get(1), {1: 2}.get(1), ' a '.strip())"
     )
     assert executor(code).output == ([8], [4], "mine", 2, "a")
+
+
+def test_zero_argument_super_in_methods_classmethods_and_nested_functions() -> None:
+    code = (
+        "class A:\n    def hello(self):\n        return 'A'\n    @classmethod\n    def make(cls):\n        return 'made ' + cls.__name__\n"
+        "class B(A):\n    def hello(self):\n        return 'B' + super().hello()\n"
+        "    @classmethod\n    def make(cls):\n        return super().make() + '!'\n"
+        "    def later(self):\n        def inner(x):\n            return x\n        return inner(super().hello())\n"
+        "    def swapped(self):\n        self = B()\n        return super().hello()\n"
+        "(B().hello(), B.make(), B().later(), B().swapped(), A.hello(B()))"
+    )
+    assert LocalPythonExecutor([])(code).output == ("BA", "made B!", "A", "A", "A")
+
+
+def test_module_guess_is_only_a_guess() -> None:
+    # names that usually hold modules may hold anything: the fast-type table still decides
+    code = "math = {'sqrt': 2}\nre = [1, 2]\nre.append(3)\n(math.get('sqrt'), re, len(math.keys()))"
+    assert LocalPythonExecutor([])(code).output == (2, [1, 2, 3], 1)
+    out = LocalPythonExecutor(["math"])("import math as m\nimport math\n(m.floor(2.5), math.isqrt(17))")
+    assert out.output == (2, 4)

@@ -12,6 +12,7 @@ __all__ = [
     "CHECKED_BINOPS",
     "CHECKED_INPLACE",
     "GUESSED_RECEIVERS",
+    "MODULE_LIKE_NAMES",
     "OPERATOR_NODES",
     "PLAIN_NODES",
     "REFUSED_NODES",
@@ -141,12 +142,22 @@ GUESSED_RECEIVERS: dict[str, str] = {
 }
 
 
-def guessed_fast_test(first: ast.expr, again: ast.expr, attr: str, table: str) -> ast.expr:
-    """The fast-receiver test for ``receiver.attr``, with the guess for ``attr`` first.
+#: Names agent code commonly binds to modules (also across calls: ``import math`` in one
+#: step, ``math.sqrt`` in the next): ``type(math) is <module proxy>`` is tried first.
+MODULE_LIKE_NAMES = frozenset(
+    {
+        "math", "re", "json", "datetime", "random", "statistics", "itertools", "collections", "functools",
+        "operator", "string", "time", "decimal", "fractions", "heapq", "bisect", "unicodedata", "textwrap",
+        "csv", "np", "numpy", "pd", "pandas", "cmath", "copy", "calendar", "zoneinfo", "hashlib", "base64",
+    }
+)  # fmt: skip
+
+
+def guessed_fast_test(first: ast.expr, again: ast.expr, guess: str | None, table: str) -> ast.expr:
+    """The fast-receiver test, with a guessed type (a builtins name) tried first by identity.
 
     ``first`` evaluates the receiver (it may bind it with ``:=``), ``again`` reads it."""
     in_table = ast.Compare(left=call("__sb_type__", again), ops=[ast.In()], comparators=[load(table)])
-    guess = GUESSED_RECEIVERS.get(attr)
     if guess is None or table != "__sb_fast__":
         if first is not again:
             in_table.left = call("__sb_type__", first)

@@ -245,6 +245,7 @@ class ModuleGateway:
         self._cache: dict[tuple[str, str], Any] = {}
         self._overrides: dict[str, dict[str, Any]] = {"re": regex_functions}
         runtime.fast_types.add(ModuleProxy)
+        runtime.builtins["__sb_module__"] = ModuleProxy  # the guessed receiver type of ``math.x``
 
     # ------------------------------------------------------------------ imports
     def refuse(self, module: str) -> None:

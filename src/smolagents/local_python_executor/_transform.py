@@ -27,6 +27,8 @@ import copy
 from typing import Any
 
 from ._ast_build import (
+    GUESSED_RECEIVERS,
+    MODULE_LIKE_NAMES,
     OPERATOR_NODES,
     PLAIN_NODES,
     REFUSED_NODES,
@@ -105,6 +107,11 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         self.future_flags = 0
         #: names bound at module level; the module body runs as a function declaring them global
         self.module_names: set[str] = set()
+        #: the first positional parameter of each enclosing function (None for lambdas)
+        self.first_parameters: list[str | None] = []
+        #: names whose attribute reads try the module proxy type first (``rewrite`` adds
+        #: the names this code binds with ``import``)
+        self.module_like: set[str] = set(MODULE_LIKE_NAMES)
         #: the module body will run inside ``__sb_main__`` (so module scope is a function scope)
         self.as_function = True
         #: > 0 while visiting a comprehension's iterable (no ``:=`` allowed there)
@@ -269,15 +276,16 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             table = "__sb_pfast__" if getter == "__sb_pga__" else "__sb_fast__"
             if isinstance(value, ast.Name):
                 native = ast.Attribute(value=load(value.id), attr=attr, ctx=ast.Load())
-                test = guessed_fast_test(load(value.id), load(value.id), attr, table)
+                guess = "__sb_module__" if value.id in self.module_like else GUESSED_RECEIVERS.get(attr)
+                test = guessed_fast_test(load(value.id), load(value.id), guess, table)
                 return ast.copy_location(ast.IfExp(test=test, body=native, orelse=guarded), node)
             if self.walrus_allowed():
                 # chains (``self.items.append``): name the receiver once with ``:=``
                 named = ast.NamedExpr(target=store("__sb_r__"), value=value)
                 receiver_test = (
-                    _super_test(named, table)
+                    _super_test(named, table, self.first_parameters[-1] if self.first_parameters else None)
                     if _is_super_call(value)
-                    else guessed_fast_test(named, load("__sb_r__"), attr, table)
+                    else guessed_fast_test(named, load("__sb_r__"), GUESSED_RECEIVERS.get(attr), table)
                 )
                 native = ast.Attribute(value=load("__sb_r__"), attr=attr, ctx=ast.Load())
                 guarded = call(getter, load("__sb_r__"), ast.Constant(attr))
@@ -369,7 +377,10 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         stable = stable_parameters(node)
         self.scopes.append(("function", ""))
         self.declared.append(declared_names(node))
+        positional = [*node.args.posonlyargs, *node.args.args]
+        self.first_parameters.append(positional[0].arg if positional else None)
         statements = self.body(node.body)
+        self.first_parameters.pop()
         self.declared.pop()
         self.scopes.pop()
         docstring = (
@@ -387,7 +398,9 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
     def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
         node.args = self.visit_arguments(node.args)
         self.scopes.append(("lambda", ""))
+        self.first_parameters.append(None)  # a lambda has no ``__class__`` cell: no zero-argument super
         body = self.visit(node.body)
+        self.first_parameters.pop()
         self.scopes.pop()
         guard = ast.BoolOp(op=ast.And(), values=[gate_test(), call("__sb_gate__")])
         node.body = ast.copy_location(ast.BoolOp(op=ast.Or(), values=[guard, body]), node.body)
@@ -571,15 +584,23 @@ def _is_super_call(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
 
 
-def _super_test(named: ast.NamedExpr, table: str) -> ast.expr:
+def _super_test(named: ast.NamedExpr, table: str, first: str | None) -> ast.expr:
     """``super().method``: native when the instance's (or class's) own type is a fast type.
     ``super(C, obj)`` searches ``type(obj).__mro__`` after ``C``; a fast type's MRO holds only
-    sandbox classes, ``object`` and plain builtins, which ``obj.attr`` reaches natively anyway."""
+    sandbox classes, ``object`` and plain builtins, which ``obj.attr`` reaches natively anyway.
+
+    A zero-argument ``super()`` in a function whose first parameter is ``first`` is
+    ``super(__class__, first)`` with ``first``'s current value: for an instance its
+    ``__self_class__`` is ``type(first)``, which the hoister reads from the method's flag
+    (for a class, ``type(first)`` is its metaclass, never fast: the guarded path)."""
     is_super = ast.Compare(
         left=call("__sb_type__", named), ops=[ast.Is()], comparators=[load("__sb_super__")]
     )
-    self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
-    fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
+    if first is not None and not named.value.args and not named.value.keywords:  # type: ignore[attr-defined]
+        fast = ast.Compare(left=call("__sb_type__", load(first)), ops=[ast.In()], comparators=[load(table)])
+    else:
+        self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
+        fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
     return ast.BoolOp(op=ast.And(), values=[is_super, fast])
 
 
@@ -592,6 +613,12 @@ def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = Tru
     """
     rewriter = _Rewriter(protected)
     rewriter.as_function = as_function
+    rewriter.module_like.update(
+        (alias.asname or alias.name.split(".")[0])
+        for sub in ast.walk(tree)
+        if isinstance(sub, ast.Import)
+        for alias in sub.names
+    )
     rewriter.direct_builtins = {
         name: helper for name, helper in _DIRECT_BUILTINS.items() if name not in bound_names(tree)
     }
