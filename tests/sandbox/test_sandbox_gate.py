@@ -149,11 +149,17 @@ def test_a_short_loop_stops_with_the_call() -> None:
 
 
 def test_guessed_receiver_types_are_plain_values_and_subclasses_still_work() -> None:
-    from smolagents.local_python_executor._ast_build import GUESSED_RECEIVERS
-    from smolagents.local_python_executor._security import PLAIN_VALUE_TYPES
+    import re
+
+    from smolagents.local_python_executor._ast_build import GUESSED_RECEIVERS, MATCH_ACCESSORS
+    from smolagents.local_python_executor._security import DATE_VALUE_TYPES, PLAIN_VALUE_TYPES
 
     executor = LocalPythonExecutor([])
-    assert {executor._runtime.builtins[name] for name in GUESSED_RECEIVERS.values()} <= PLAIN_VALUE_TYPES
+    for attr, name in GUESSED_RECEIVERS.items():
+        guessed = executor._runtime.builtins[name]
+        assert guessed in PLAIN_VALUE_TYPES | DATE_VALUE_TYPES or (
+            guessed is re.Match and attr in MATCH_ACCESSORS
+        )
     code = (
         "class L(list):\n    def append(self, x):\n        super().append(x * 2)\n"
         "class D(dict):\n    def get(self, k, d=None):\n        return 'mine'\n"
@@ -180,3 +186,11 @@ def test_module_guess_is_only_a_guess() -> None:
     assert LocalPythonExecutor([])(code).output == (2, [1, 2, 3], 1)
     out = LocalPythonExecutor(["math"])("import math as m\nimport math\n(m.floor(2.5), math.isqrt(17))")
     assert out.output == (2, 4)
+
+
+def test_a_match_object_guessed_by_its_accessors_keeps_its_other_attributes_guarded() -> None:
+    executor = LocalPythonExecutor(["re"])
+    code = "import re\nm = re.match(r'(\\w+)-(\\d+)', 'abc-42')\n(m.group(1), m.groups(), m.span(2), m.start(), m.end(1), m.groupdict())"
+    assert executor(code).output == ("abc", ("abc", "42"), (4, 6), 0, 3, {})
+    # ``m.re`` is still the time-limited stand-in, not the raw pattern
+    assert "SandboxPattern" in executor("import re\ntype(re.match('a', 'a').re).__name__").output

@@ -12,6 +12,7 @@ __all__ = [
     "CHECKED_BINOPS",
     "CHECKED_INPLACE",
     "GUESSED_RECEIVERS",
+    "MATCH_ACCESSORS",
     "MODULE_LIKE_NAMES",
     "OPERATOR_NODES",
     "PLAIN_NODES",
@@ -127,8 +128,11 @@ def call(helper: str, *args: ast.expr) -> ast.Call:
 
 #: The receiver type a method name suggests (``x.append`` -> list), by the builtins name
 #: of the type. ``type(x) is list or type(x) in __sb_fast__`` answers a right guess by
-#: identity instead of a set lookup, and a wrong one costs one more ``is``. Only plain
-#: value types (``_security.PLAIN_VALUE_TYPES``, always fast) may appear here.
+#: identity instead of a set lookup, and a wrong one costs one more ``is``. A guess must be
+#: a type whose attribute of that name the guard would hand out unchanged: the plain value
+#: and date types (always fast), or ``re.Match`` for its group accessors.
+#: ``re.Match`` attributes the guard hands out unchanged (see ``GUESSED_RECEIVERS``)
+MATCH_ACCESSORS = ("group", "groups", "groupdict", "span", "start", "end")
 _STR_METHODS = (
     "lower", "upper", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith",
     "endswith", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "casefold",
@@ -139,6 +143,9 @@ GUESSED_RECEIVERS: dict[str, str] = {
     **dict.fromkeys(("get", "items", "keys", "values", "setdefault"), "__sb_dict__"),
     **dict.fromkeys(_STR_METHODS, "__sb_str__"),
     **dict.fromkeys(("add", "discard"), "__sb_set__"),
+    **dict.fromkeys(("weekday", "isoweekday", "isoformat", "toordinal", "isocalendar"), "__sb_date__"),
+    # not a fast type (``m.re`` is the raw pattern), but these accessors return plain values
+    **dict.fromkeys(MATCH_ACCESSORS, "__sb_match__"),
 }
 
 

@@ -12,8 +12,10 @@ tick so C consumers stay preemptible. ``eval``, ``exec``, ``compile``, ``open``,
 from __future__ import annotations
 
 import builtins
+import datetime
 import itertools
 import operator
+import re
 from collections.abc import Callable, Iterator
 from itertools import islice
 from types import SimpleNamespace
@@ -434,6 +436,8 @@ def build_builtins(
             "__sb_dict__": builtins.dict,
             "__sb_str__": builtins.str,
             "__sb_set__": builtins.set,
+            "__sb_date__": datetime.date,
+            "__sb_match__": re.Match,  # guessed only for its group accessors (``_ast_build``)
             "__sb_isinstance__": builtins.isinstance,
             "__sb_eager__": EAGER_ITERABLES | numeric_types,
             "__sb_iadd__": iadd,
