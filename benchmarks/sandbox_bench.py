@@ -221,6 +221,11 @@ def interleaved(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 11")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="runs of each side per snippet (more gives steadier minimums on a busy machine)",
+    )
     parser.add_argument("--only", help="run only snippets whose name contains this")
     parser.add_argument(
         "--cpu",
@@ -228,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         help="time with process CPU time instead of wall time (steadier on a busy machine)",
     )
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 11
+    repeats = args.repeats or (3 if args.quick else 11)
     clock = time.process_time if args.cpu else time.perf_counter
     kind = "CPU time" if args.cpu else "wall time"
     print(

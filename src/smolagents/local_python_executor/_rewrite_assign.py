@@ -288,14 +288,19 @@ class AssignmentRules:
             return node  # grows by a constant per operation
         if not self.walrus_allowed():
             return call("__sb_addchk__", node)
-        # ``(t := type(a := x + y)) is int or t in numeric``: an int passes by identity alone
+        # ``type(a := x + y) is int or type(a) in numeric``: an int passes by identity alone
         result = ast.NamedExpr(target=store("__sb_a__"), value=node)
-        kind = ast.NamedExpr(target=store("__sb_at__"), value=call("__sb_type__", result))
         numeric = ast.BoolOp(
             op=ast.Or(),
             values=[
-                ast.Compare(left=kind, ops=[ast.Is()], comparators=[load("__sb_int__")]),
-                ast.Compare(left=load("__sb_at__"), ops=[ast.In()], comparators=[load("__sb_numeric__")]),
+                ast.Compare(
+                    left=call("__sb_type__", result), ops=[ast.Is()], comparators=[load("__sb_int__")]
+                ),
+                ast.Compare(
+                    left=call("__sb_type__", load("__sb_a__")),
+                    ops=[ast.In()],
+                    comparators=[load("__sb_numeric__")],
+                ),
             ],
         )
         return ast.IfExp(test=numeric, body=load("__sb_a__"), orelse=call("__sb_addchk__", load("__sb_a__")))
