@@ -18,6 +18,8 @@ from smolagents.errors import InterpreterError, SandboxResourceError
 from smolagents.local_python_executor import LocalPythonExecutor, SandboxLimits
 from smolagents.local_python_executor._runtime import SAFE_RECURSION_LIMIT
 
+pytestmark = pytest.mark.timeout(120)  # a gate that fails to stop code would hang instead
+
 # 2**61 calls and not a single loop: only the gate can stop it
 _EXPONENTIAL = "def f(n):\n    return f(n - 1) + f(n - 1) if n else 1\nf(60)"
 
@@ -194,3 +196,38 @@ def test_a_match_object_guessed_by_its_accessors_keeps_its_other_attributes_guar
     assert executor(code).output == ("abc", ("abc", "42"), (4, 6), 0, 3, {})
     # ``m.re`` is still the time-limited stand-in, not the raw pattern
     assert "SandboxPattern" in executor("import re\ntype(re.match('a', 'a').re).__name__").output
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a handler of builtin Exception classes passes the gate only
+        "def f():\n    while True:\n        try:\n            int('x')\n        except (ValueError, TypeError):\n            pass\nf()",
+        # a parameter shadowing the name may be BaseException: that handler keeps the re-raise
+        "def f(Exception):\n    while True:\n        try:\n            int('x')\n        except Exception:\n            pass\nf(BaseException)",
+        "def f(E):\n    while True:\n        try:\n            int('x')\n        except E:\n            pass\nf(BaseException)",
+    ],
+    ids=["builtin_names", "shadowed_name", "variable"],
+)
+def test_exception_handlers_never_swallow_the_timeout(code: str) -> None:
+    with pytest.raises(SandboxResourceError) as info:
+        LocalPythonExecutor([], timeout_seconds=0.5)(code)
+    assert info.value.limit == "timeout_seconds"
+
+
+def test_exception_handlers_keep_their_meaning() -> None:
+    executor = LocalPythonExecutor([])
+    executor.send_tools({"final_answer": lambda answer: answer})
+    code = (
+        "bad = 0\nfor t in ['1', 'x', '3', 'y']:\n    try:\n        int(t)\n    except ValueError as e:\n        bad += 1\n"
+        "try:\n    final_answer(bad)\nexcept Exception:\n    bad = -1\n"
+    )
+    out = executor(code)
+    assert out.is_final_answer and out.output == 2
+    # a parameter shadowing the name may be BaseException: that handler keeps the re-raise
+    shadowed = (
+        "def f(Exception):\n    try:\n        final_answer(5)\n    except Exception:\n        print('handler ran')\n"
+        "f(BaseException)"
+    )
+    out = executor(shadowed)
+    assert out.is_final_answer and out.output == 5 and "handler ran" not in out.logs

@@ -11,7 +11,8 @@ leave the policy:
   the periodic checks; function entries, generator resumptions and calls in straight-line
   code check a flag (``if __sb_halt__: __sb_gate__()``), which is how time and memory
   limits and aborts preempt code without loops;
-* ``except``/``finally`` blocks start by re-raising sandbox aborts and final answers;
+* ``except``/``finally`` blocks start by re-raising sandbox aborts and final answers
+  (handlers of builtin ``Exception`` classes, which cannot catch them, pass the gate);
   ``with`` managers are wrapped so ``__exit__`` cannot swallow them either;
 * imports become calls to the import policy.
 
@@ -107,6 +108,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         self.future_flags = 0
         #: names bound at module level; the module body runs as a function declaring them global
         self.module_names: set[str] = set()
+        #: every name the code binds anywhere (set by ``rewrite``)
+        self.bound: set[str] = set()
         #: the first positional parameter of each enclosing function (None for lambdas)
         self.first_parameters: list[str | None] = []
         #: names whose attribute reads try the module proxy type first (``rewrite`` adds
@@ -559,6 +562,15 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         node.body = self.body(node.body)
         return node
 
+    def catches_only_exceptions(self, kind: ast.expr | None) -> bool:
+        """``except`` clauses naming builtin ``Exception`` subclasses the code never rebinds
+        (module-level rebinding of builtins is refused, so no earlier call did either)."""
+        names = kind.elts if isinstance(kind, ast.Tuple) else [kind]
+        return all(
+            isinstance(name, ast.Name) and name.id in _EXCEPTION_NAMES and name.id not in self.bound
+            for name in names
+        )
+
     def visit_Try(self, node: ast.Try) -> ast.Try:
         node.body = self.body(node.body)
         for handler in node.handlers:
@@ -567,14 +579,25 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
             if handler.name is not None:
                 self.check_name(handler.name, handler)
                 self.check_binding(handler.name, handler)
-            rethrow = ast.copy_location(ast.Expr(call("__sb_rethrow__")), handler)
-            handler.body = [rethrow, *self.body(handler.body)]
+            if self.catches_only_exceptions(handler.type):
+                # ``except ValueError:`` cannot catch the sandbox's BaseException signals:
+                # the gate (stopping, use outside a call) is all the handler needs
+                first: ast.stmt = ast.copy_location(gate_statement(), handler)
+            else:
+                first = ast.copy_location(ast.Expr(call("__sb_rethrow__")), handler)
+            handler.body = [first, *self.body(handler.body)]
         node.orelse = self.body(node.orelse)
         if node.finalbody:
             rethrow = ast.copy_location(ast.Expr(call("__sb_rethrow__")), node.finalbody[0])
             node.finalbody = [rethrow, *self.body(node.finalbody)]
         return node
 
+
+#: builtin names of ``Exception`` subclasses: handlers for them never see ``SandboxAbort``
+#: or ``FinalAnswerException`` (both ``BaseException`` only)
+_EXCEPTION_NAMES = frozenset(
+    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, Exception)
+)
 
 #: builtins (stand-in classes) whose plain calls can skip the class: name -> maker helper
 _DIRECT_BUILTINS = {"range": "__sb_range__"}
@@ -619,8 +642,9 @@ def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = Tru
         if isinstance(sub, ast.Import)
         for alias in sub.names
     )
+    rewriter.bound = bound_names(tree)
     rewriter.direct_builtins = {
-        name: helper for name, helper in _DIRECT_BUILTINS.items() if name not in bound_names(tree)
+        name: helper for name, helper in _DIRECT_BUILTINS.items() if name not in rewriter.bound
     }
     tree = rewriter.visit(tree)
     if as_function and tree.body:
