@@ -231,3 +231,23 @@ def test_exception_handlers_keep_their_meaning() -> None:
     )
     out = executor(shadowed)
     assert out.is_final_answer and out.output == 5 and "handler ran" not in out.logs
+
+
+_VERSIONED = (
+    "def f(n, k):\n    out = []\n    for d in range(1, 4):\n        out.append(n % d + n * k)\n    return out\n"
+    "def g(n):\n    for d in range(2, 50):\n        if n % d == 0:\n            return d\n    return n\n"
+    "[f(7, 2), f(10**40, 3), f(7.5, 2), g(91), g(97), g(10**30 + 1), g(2.0**70)]"
+)
+
+
+def test_loops_versioned_on_their_flags_give_pythons_results() -> None:
+    expected: list[object] = []
+    exec(_VERSIONED.replace("\n[", "\nexpected.append([") + ")", {"expected": expected})
+    assert LocalPythonExecutor([])(_VERSIONED).output == expected[0]
+
+
+def test_the_unversioned_copy_of_a_loop_is_still_checked() -> None:
+    # a str parameter takes the copy with the checked operators: '%' formatting is bounded
+    code = "def f(n):\n    out = []\n    for d in range(1, 3):\n        out.append(n % d)\n    return out\nf('%999999999d')"
+    with pytest.raises(SandboxResourceError):
+        LocalPythonExecutor([])(code)

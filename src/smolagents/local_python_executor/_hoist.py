@@ -16,10 +16,12 @@ helper like ``is_prime(n)`` tests ``n`` once per call instead of once per loop i
 from __future__ import annotations
 
 import ast
+import copy
+from typing import Any
 
 from ._ast_build import load, store
 
-__all__ = ["bound_names", "hoist_receiver_checks", "stable_parameters"]
+__all__ = ["bound_names", "hoist_receiver_checks", "stable_parameters", "version_loops"]
 
 _TABLES = ("__sb_fast__", "__sb_pfast__")
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
@@ -225,4 +227,85 @@ def hoist_receiver_checks(body: list[ast.stmt], names: set[str]) -> list[ast.stm
                 test = pending.pop(flag)
                 out.append(ast.Assign(targets=[store(flag)], value=test, lineno=0))  # type: ignore[arg-type]
         out.append(statement)  # type: ignore[arg-type]
+    return version_loops(out, set(replacer.tests))
+
+
+#: Largest innermost loop (in AST nodes) that ``version_loops`` duplicates.
+_VERSIONED_LOOP_NODES = 300
+
+
+def version_loops(body: list[ast.stmt], flags: set[str]) -> list[ast.stmt]:
+    """Innermost loops that read hoisted flags, run as ``if <flags>: <loop with the flags
+    taken as true> else: <loop>``.
+
+    A flag is set once per call and never changes, so testing it on every iteration
+    (``n % d if __sb_f0_n__ else __sb_mod__(n, d)``) is wasted: the copy that runs when the
+    flags hold has the native operations only. Only small loops are copied (code size)."""
+    out: list[ast.stmt] = []
+    for statement in body:
+        if isinstance(statement, ast.For) and _loop_free(statement):
+            used = sorted(
+                {sub.id for sub in ast.walk(statement) if isinstance(sub, ast.Name) and sub.id in flags}
+            )
+            if used and sum(1 for _ in ast.walk(statement)) <= _VERSIONED_LOOP_NODES:
+                fast = _AssumeTrue(set(used)).visit(copy.deepcopy(statement))
+                test = (
+                    load(used[0])
+                    if len(used) == 1
+                    else ast.BoolOp(op=ast.And(), values=[load(f) for f in used])
+                )
+                statement = ast.copy_location(ast.If(test=test, body=[fast], orelse=[statement]), statement)
+        else:
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(statement, field, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    setattr(statement, field, version_loops(block, flags))
+            for handler in getattr(statement, "handlers", None) or []:
+                handler.body = version_loops(handler.body, flags)
+        out.append(statement)
     return out
+
+
+def _loop_free(loop: ast.For) -> bool:
+    """No loop or nested scope inside ``loop`` (its copies stay small and flat)."""
+    return not any(
+        isinstance(sub, (ast.For, ast.While, *_NESTED_SCOPES))
+        for part in loop.body + loop.orelse
+        for sub in ast.walk(part)
+    )
+
+
+def _true(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+class _AssumeTrue(ast.NodeTransformer):
+    """Replace reads of ``flags`` by ``True`` and fold the guards that tested them."""
+
+    def __init__(self, flags: set[str]) -> None:
+        self.flags = flags
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.flags and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Constant(True), node)
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        return node.body if _true(node.test) else node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.And):
+            return node
+        values = [value for value in node.values if not _true(value)]
+        if not values:
+            return ast.copy_location(ast.Constant(True), node)
+        if len(values) == 1:
+            return values[0]
+        node.values = values
+        return node
+
+    def visit_If(self, node: ast.If) -> Any:
+        self.generic_visit(node)
+        return node.body if _true(node.test) else node
