@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import Any
 
 from ._policy import BLOCKED_ATTRIBUTES
@@ -11,6 +12,7 @@ from ._special import SPECIAL_ATTRIBUTES
 __all__ = [
     "CHECKED_BINOPS",
     "CHECKED_INPLACE",
+    "EXCEPTION_NAMES",
     "GUESSED_RECEIVERS",
     "MATCH_ACCESSORS",
     "MODULE_LIKE_NAMES",
@@ -27,9 +29,11 @@ __all__ = [
     "guessed_fast_test",
     "inline_safe_test",
     "int_tree_test",
+    "is_super_call",
     "load",
     "spec_is_small",
     "store",
+    "super_test",
     "tick_condition",
     "tick_statement",
     "tick_test",
@@ -496,3 +500,34 @@ class MatchAndImportRules:
             importer = call("__sb_import_from__", ast.Constant(module), ast.Constant(alias.name))
             statements.append(ast.Assign(targets=[store(bound)], value=importer))
         return [ast.copy_location(statement, node) for statement in statements]
+
+
+#: builtin names of ``Exception`` subclasses: handlers for them never see ``SandboxAbort``
+#: or ``FinalAnswerException`` (both ``BaseException`` only)
+EXCEPTION_NAMES = frozenset(
+    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, Exception)
+)
+
+
+def is_super_call(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+
+
+def super_test(named: ast.NamedExpr, table: str, first: str | None) -> ast.expr:
+    """``super().method``: native when the instance's (or class's) own type is a fast type.
+    ``super(C, obj)`` searches ``type(obj).__mro__`` after ``C``; a fast type's MRO holds only
+    sandbox classes, ``object`` and plain builtins, which ``obj.attr`` reaches natively anyway.
+
+    A zero-argument ``super()`` in a function whose first parameter is ``first`` is
+    ``super(__class__, first)`` with ``first``'s current value: for an instance its
+    ``__self_class__`` is ``type(first)``, which the hoister reads from the method's flag
+    (for a class, ``type(first)`` is its metaclass, never fast: the guarded path)."""
+    is_super = ast.Compare(
+        left=call("__sb_type__", named), ops=[ast.Is()], comparators=[load("__sb_super__")]
+    )
+    if first is not None and not named.value.args and not named.value.keywords:  # type: ignore[attr-defined]
+        fast = ast.Compare(left=call("__sb_type__", load(first)), ops=[ast.In()], comparators=[load(table)])
+    else:
+        self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
+        fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
+    return ast.BoolOp(op=ast.And(), values=[is_super, fast])

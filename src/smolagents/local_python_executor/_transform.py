@@ -28,6 +28,7 @@ import copy
 from typing import Any
 
 from ._ast_build import (
+    EXCEPTION_NAMES,
     GUESSED_RECEIVERS,
     MODULE_LIKE_NAMES,
     OPERATOR_NODES,
@@ -39,9 +40,11 @@ from ._ast_build import (
     gate_statement,
     gate_test,
     guessed_fast_test,
+    is_super_call,
     load,
     spec_is_small,
     store,
+    super_test,
     tick_condition,
     tick_statement,
     ticked,
@@ -286,8 +289,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
                 # chains (``self.items.append``): name the receiver once with ``:=``
                 named = ast.NamedExpr(target=store("__sb_r__"), value=value)
                 receiver_test = (
-                    _super_test(named, table, self.first_parameters[-1] if self.first_parameters else None)
-                    if _is_super_call(value)
+                    super_test(named, table, self.first_parameters[-1] if self.first_parameters else None)
+                    if is_super_call(value)
                     else guessed_fast_test(named, load("__sb_r__"), GUESSED_RECEIVERS.get(attr), table)
                 )
                 native = ast.Attribute(value=load("__sb_r__"), attr=attr, ctx=ast.Load())
@@ -567,7 +570,7 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         (module-level rebinding of builtins is refused, so no earlier call did either)."""
         names = kind.elts if isinstance(kind, ast.Tuple) else [kind]
         return all(
-            isinstance(name, ast.Name) and name.id in _EXCEPTION_NAMES and name.id not in self.bound
+            isinstance(name, ast.Name) and name.id in EXCEPTION_NAMES and name.id not in self.bound
             for name in names
         )
 
@@ -593,38 +596,8 @@ class _Rewriter(AssignmentRules, MatchAndImportRules, LoopTypeRules, ast.NodeTra
         return node
 
 
-#: builtin names of ``Exception`` subclasses: handlers for them never see ``SandboxAbort``
-#: or ``FinalAnswerException`` (both ``BaseException`` only)
-_EXCEPTION_NAMES = frozenset(
-    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, Exception)
-)
-
 #: builtins (stand-in classes) whose plain calls can skip the class: name -> maker helper
 _DIRECT_BUILTINS = {"range": "__sb_range__"}
-
-
-def _is_super_call(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
-
-
-def _super_test(named: ast.NamedExpr, table: str, first: str | None) -> ast.expr:
-    """``super().method``: native when the instance's (or class's) own type is a fast type.
-    ``super(C, obj)`` searches ``type(obj).__mro__`` after ``C``; a fast type's MRO holds only
-    sandbox classes, ``object`` and plain builtins, which ``obj.attr`` reaches natively anyway.
-
-    A zero-argument ``super()`` in a function whose first parameter is ``first`` is
-    ``super(__class__, first)`` with ``first``'s current value: for an instance its
-    ``__self_class__`` is ``type(first)``, which the hoister reads from the method's flag
-    (for a class, ``type(first)`` is its metaclass, never fast: the guarded path)."""
-    is_super = ast.Compare(
-        left=call("__sb_type__", named), ops=[ast.Is()], comparators=[load("__sb_super__")]
-    )
-    if first is not None and not named.value.args and not named.value.keywords:  # type: ignore[attr-defined]
-        fast = ast.Compare(left=call("__sb_type__", load(first)), ops=[ast.In()], comparators=[load(table)])
-    else:
-        self_class = ast.Attribute(value=load("__sb_r__"), attr="__self_class__", ctx=ast.Load())
-        fast = ast.Compare(left=self_class, ops=[ast.In()], comparators=[load(table)])
-    return ast.BoolOp(op=ast.And(), values=[is_super, fast])
 
 
 def rewrite(tree: ast.Module, protected: frozenset[str], as_function: bool = True) -> tuple[ast.Module, int]:
