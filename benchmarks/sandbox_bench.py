@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import gc
 import math
 import statistics
 import sys
@@ -198,6 +199,7 @@ def run_sandboxed(code: str) -> Callable[[], Any]:
         executor.state.clear()
         return executor(code).output
 
+    run.executor = executor  # type: ignore[attr-defined]
     return run
 
 
@@ -245,9 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, code in SNIPPETS.items():
         if args.only and args.only not in name:
             continue
+        sandboxed = run_sandboxed(code)
         native_time, native_value, sandbox_time, sandbox_value = interleaved(
-            run_native(code), run_sandboxed(code), repeats, clock
+            run_native(code), sandboxed, repeats, clock
         )
+        # each snippet starts from a clean process: no earlier executor's thread or state
+        sandboxed.executor.cleanup()  # type: ignore[attr-defined]
+        del sandboxed
+        gc.collect()
         ok = native_value == sandbox_value
         if not ok:
             failures.append(name)
