@@ -55,9 +55,10 @@ class SandboxLimits:
     digits, far more than ``str(int)`` prints), 10 M-item sequences, 600 nested calls,
     1 MB / 50 k syntax nodes of code per call (parsing and compiling are not preemptible).
 
-    ``max_operations`` counts loop iterations; with a timeout, function calls are bounded
-    by the time instead of counted (checking a flag on entry is much cheaper than a tick),
-    and without one they are counted too. ``max_recursion_depth`` is checked at loop
+    ``max_operations`` counts loop iterations; with a timeout, function calls and the
+    iterations of short innermost ``range`` loops inside functions (at most 256 per loop
+    entry) are bounded by the time instead of counted (checking a flag is much cheaper
+    than a tick), and without one they are counted too. ``max_recursion_depth`` is checked at loop
     ticks and every few milliseconds; recursion without loops that outruns those checks
     stops at Python's own recursion limit with a ``RecursionError``.
     """
