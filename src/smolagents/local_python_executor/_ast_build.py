@@ -168,12 +168,10 @@ def guessed_fast_test(first: ast.expr, again: ast.expr, guess: str | None, table
     """The fast-receiver test, with a guessed type (a builtins name) tried first by identity.
 
     ``first`` evaluates the receiver (it may bind it with ``:=``), ``again`` reads it."""
-    in_table = ast.Compare(left=call("__sb_type__", again), ops=[ast.In()], comparators=[load(table)])
     if guess is None or table != "__sb_fast__":
-        if first is not again:
-            in_table.left = call("__sb_type__", first)
-        return in_table
+        return ast.Compare(left=call("__sb_type__", first), ops=[ast.In()], comparators=[load(table)])
     is_guess = ast.Compare(left=call("__sb_type__", first), ops=[ast.Is()], comparators=[load(guess)])
+    in_table = ast.Compare(left=call("__sb_type__", again), ops=[ast.In()], comparators=[load(table)])
     return ast.BoolOp(op=ast.Or(), values=[is_guess, in_table])
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._ast_build import load, store
 
-__all__ = ["bound_names", "hoist_receiver_checks", "stable_parameters", "version_loops"]
+__all__ = ["and_chain", "bound_names", "hoist_receiver_checks", "stable_parameters", "version_loops"]
 
 _TABLES = ("__sb_fast__", "__sb_pfast__")
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
@@ -279,6 +279,18 @@ def _true(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
 
+def and_chain(node: ast.BoolOp, values: list[ast.expr]) -> ast.expr:
+    """``node`` (an ``and`` test) made of ``values`` without their constant ``True`` parts,
+    which say nothing: ``True`` when none is left, the value itself when one is."""
+    values = [value for value in values if not _true(value)]
+    if not values:
+        return ast.copy_location(ast.Constant(True), node)
+    if len(values) == 1:
+        return values[0]
+    node.values = values
+    return node
+
+
 class _AssumeTrue(ast.NodeTransformer):
     """Replace reads of ``flags`` by ``True`` and fold the guards that tested them."""
 
@@ -296,15 +308,7 @@ class _AssumeTrue(ast.NodeTransformer):
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
         self.generic_visit(node)
-        if not isinstance(node.op, ast.And):
-            return node
-        values = [value for value in node.values if not _true(value)]
-        if not values:
-            return ast.copy_location(ast.Constant(True), node)
-        if len(values) == 1:
-            return values[0]
-        node.values = values
-        return node
+        return and_chain(node, node.values) if isinstance(node.op, ast.And) else node
 
     def visit_If(self, node: ast.If) -> Any:
         self.generic_visit(node)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard, TypeVar
 
 from ._ast_build import _ONE_DIGIT, call, load, store
-from ._hoist import _NESTED_SCOPES, _bounds_test, _int_test, bound_names
+from ._hoist import _NESTED_SCOPES, _bounds_test, _int_test, and_chain, bound_names
 
 _Node = TypeVar("_Node", bound=ast.AST)
 
@@ -159,14 +159,7 @@ class _GuardFolder(ast.NodeTransformer):
                 continue
             values.append(self.visit(value))  # type: ignore[arg-type]
             index += 1
-        # the chains are tests: a constant ``True`` part says nothing
-        values = [v for v in values if not (isinstance(v, ast.Constant) and v.value is True)]
-        if not values:
-            return ast.copy_location(ast.Constant(True), node)
-        if len(values) == 1:
-            return values[0]
-        node.values = values
-        return node
+        return and_chain(node, values)
 
 
 def fold_int_guards(nodes: Sequence[_Node], name: str, flag: ast.expr) -> list[_Node]:
